@@ -1,0 +1,184 @@
+"""Top-down pose estimation: person boxes -> batched affine crops -> model -> codec -> image keypoints.
+
+``TopDownEstimator`` holds a heatmap model, its codec and its preprocessing record.
+Calling it on an image returns a ``PoseResult`` in image pixel coordinates (pixel
+centres at integers). All crops of one image run as one batch; ``predict_many`` batches
+crops across images.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from posekit.codecs.heatmap import HeatmapCodec
+from posekit.data.datasets import normalize_image, read_rgb
+from posekit.data.transforms import apply_affine, box_to_center_size, crop_affine, invert_affine, warp
+from posekit.skeletons import Skeleton, get_skeleton
+from posekit.structures import PoseResult
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+
+# Defaults of an architecture loaded by name without a posekit record (e.g. to load an
+# official checkpoint): the COCO 256x192 top-down setting of SimpleBaseline/HRNet.
+DEFAULT_RECORD: dict[str, Any] = {
+    "skeleton": "coco17", "input_size": [192, 256], "heatmap_size": [48, 64],
+    "codec": {"sigma": 2.0, "unbiased": False, "decode_mode": "quarter"},
+    "normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "color": "RGB"},
+    "box_padding": 1.25, "arch_kwargs": {},
+}
+
+
+class TopDownEstimator:
+    """A callable top-down estimator.
+
+    ``model``: ``(B, 3, h, w)`` normalised RGB -> heatmaps ``(B, K, hh, hw)``;
+    ``codec``: decodes heatmaps into crop pixels; ``input_size``: (w, h) of the crop.
+    """
+
+    def __init__(self, model: torch.nn.Module, codec: HeatmapCodec, skeleton: Skeleton,
+                 input_size: tuple[int, int], mean: Sequence[float], std: Sequence[float],
+                 box_padding: float = 1.25, flip_test: bool = False, batch_size: int = 32,
+                 record: dict[str, Any] | None = None):
+        self.model = model.eval()
+        self.codec = codec
+        self.skeleton = skeleton
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.box_padding = box_padding
+        self.flip_test = flip_test
+        self.batch_size = batch_size
+        self.record = record or {}
+
+    def __call__(self, image: str | Path | np.ndarray, boxes: np.ndarray | None = None,
+                 box_scores: np.ndarray | None = None) -> PoseResult:
+        """Estimate the poses of the people in ``boxes`` (``(N, 4)`` xyxy, image pixels).
+
+        ``image`` is a path or an RGB uint8 array ``(H, W, 3)``. Without ``boxes`` the whole
+        image is one person box.
+        """
+        return self.predict_many([image], None if boxes is None else [boxes],
+                                 None if box_scores is None else [box_scores])[0]
+
+    def predict_many(self, images: Sequence[str | Path | np.ndarray],
+                     boxes: Sequence[np.ndarray | None] | None = None,
+                     box_scores: Sequence[np.ndarray | None] | None = None) -> list[PoseResult]:
+        """Like ``__call__`` for several images; crops of all images share batches."""
+        arrays = [read_rgb(im) if isinstance(im, (str, Path)) else np.asarray(im) for im in images]
+        crops, matrices, owners, all_boxes, all_scores = [], [], [], [], []
+        for n, img in enumerate(arrays):
+            if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+                raise ValueError(f"image {n}: expected RGB uint8 (H, W, 3), got {img.dtype} {img.shape}")
+            b = None if boxes is None else boxes[n]
+            if b is None:
+                h, w = img.shape[:2]
+                b = np.array([[0, 0, w - 1, h - 1]], np.float32)
+            b = np.asarray(b, np.float32).reshape(-1, 4)
+            s = np.ones(len(b), np.float32) if box_scores is None or box_scores[n] is None \
+                else np.asarray(box_scores[n], np.float32).reshape(-1)
+            centers, sizes = box_to_center_size(b, self.input_size[0] / self.input_size[1], self.box_padding)
+            for c, sz in zip(centers, sizes):
+                m = crop_affine(c, sz, self.input_size)
+                crops.append(warp(img, m, self.input_size))
+                matrices.append(m)
+                owners.append(n)
+            all_boxes.append(b)
+            all_scores.append(s)
+        kps, scores = self._predict_crops(crops)
+        if matrices:
+            kps = apply_affine(kps, invert_affine(np.stack(matrices))).astype(np.float32)
+        owners_arr = np.asarray(owners, int)
+        results = []
+        for n in range(len(arrays)):
+            sel = owners_arr == n
+            k_n, s_n = kps[sel], scores[sel]
+            inst = all_scores[n] * (s_n.mean(axis=1) if len(s_n) else 1.0)
+            results.append(PoseResult(k_n.reshape(-1, self.skeleton.num_keypoints, 2),
+                                      s_n.reshape(-1, self.skeleton.num_keypoints),
+                                      all_boxes[n], inst.astype(np.float32), self.skeleton))
+        return results
+
+    @torch.inference_mode()
+    def _predict_crops(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Crops ``(N, h, w, 3)`` -> keypoints ``(N, K, 2)`` in crop pixels and scores ``(N, K)``."""
+        k = self.skeleton.num_keypoints
+        if not crops:
+            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
+        kps_out, score_out = [], []
+        for start in range(0, len(crops), self.batch_size):
+            batch = np.stack(crops[start:start + self.batch_size])
+            x = torch.from_numpy(normalize_image(batch, self.mean, self.std))
+            kps, scores = self.codec.decode(self.model(x))
+            if self.flip_test:
+                kps_f, scores_f = self.codec.decode(self.model(torch.flip(x, dims=[3])))
+                order = self.skeleton.flip_indices
+                kps_f = kps_f[:, order]
+                kps_f[..., 0] = self.input_size[0] - 1 - kps_f[..., 0]
+                kps = (kps + kps_f) / 2
+                scores = (scores + scores_f[:, order]) / 2
+            kps_out.append(np.asarray(kps, np.float32))
+            score_out.append(np.asarray(scores, np.float32))
+        return np.concatenate(kps_out), np.concatenate(score_out)
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: cannot read model record ({err})") from None
+
+
+def estimator_from_record(record: dict[str, Any], weights: str | Path | None,
+                          flip_test: bool = False) -> TopDownEstimator:
+    """Build the model described by ``record`` (see ``posekit/weights/*.json``) and load ``weights``."""
+    from posekit.models.checkpoints import load_checkpoint
+    from posekit.models.zoo import build_model
+
+    skeleton = get_skeleton(record["skeleton"])
+    model = build_model(record["arch"], num_keypoints=skeleton.num_keypoints, **record.get("arch_kwargs", {}))
+    if weights is not None:
+        load_checkpoint(model, weights, strict=True)
+    codec = HeatmapCodec(input_size=tuple(record["input_size"]), heatmap_size=tuple(record["heatmap_size"]),
+                         **record["codec"])
+    norm = record["normalization"]
+    return TopDownEstimator(model, codec, skeleton, tuple(record["input_size"]), norm["mean"], norm["std"],
+                            box_padding=record.get("box_padding", 1.25), flip_test=flip_test, record=record)
+
+
+def load_topdown(name_or_checkpoint: str | Path, weights: str | Path | None = None,
+                 flip_test: bool = False) -> TopDownEstimator:
+    """Resolve a zoo name, a checkpoint directory or a weights file into an estimator.
+
+    - a directory written by ``posekit train`` (``record.json`` + ``model.safetensors``);
+    - a ``.safetensors`` file with a ``record.json`` (or ``<stem>.json``) beside it;
+    - a shipped zoo name (``posekit/weights/<name>.json``);
+    - an architecture name of ``posekit.models.zoo`` (COCO 256x192 defaults), typically with
+      ``weights=`` an official checkpoint.
+    """
+    from posekit.models.zoo import list_models
+
+    path = Path(name_or_checkpoint)
+    if path.is_dir():
+        record = read_record(path / "record.json")
+        return estimator_from_record(record, weights or path / "model.safetensors", flip_test)
+    if path.is_file():
+        for candidate in (path.with_suffix(".json"), path.parent / "record.json"):
+            if candidate.is_file():
+                return estimator_from_record(read_record(candidate), weights or path, flip_test)
+        raise ValueError(f"{path}: no model record (record.json or {path.with_suffix('.json').name}) beside it")
+    name = str(name_or_checkpoint)
+    shipped = WEIGHTS_DIR / f"{name}.json"
+    if shipped.is_file():
+        record = read_record(shipped)
+        return estimator_from_record(record, weights or WEIGHTS_DIR / record["weights"], flip_test)
+    if name in list_models():
+        if weights is None:
+            warnings.warn(f"posekit.load({name!r}): no weights given, the model is randomly initialised",
+                          stacklevel=2)
+        return estimator_from_record({**DEFAULT_RECORD, "arch": name}, weights, flip_test)
+    known = sorted(p.stem for p in WEIGHTS_DIR.glob("*.json")) + sorted(list_models())
+    raise ValueError(f"unknown model {name!r}: not a file, directory or zoo name; known: {', '.join(known)}")
