@@ -1,0 +1,124 @@
+"""Top-down estimator: crops, batching, image-coordinate mapping, flip test, loading, predict CLI."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import posekit
+from posekit.codecs.heatmap import HeatmapCodec
+from posekit.estimators.topdown import TopDownEstimator
+from posekit.skeletons import get_skeleton
+
+INPUT = (48, 64)
+HEATMAP = (12, 16)
+
+
+class OracleModel(torch.nn.Module):
+    """Outputs heatmaps that put every joint at fixed crop coordinates ``points (K, 2)``."""
+
+    def __init__(self, codec, points):
+        super().__init__()
+        hm, _ = codec.encode(points[None].astype(np.float32), np.full((1, len(points)), 2))
+        self.register_buffer("hm", torch.from_numpy(hm))
+
+    def forward(self, x):
+        return self.hm.expand(x.shape[0], -1, -1, -1).clone()
+
+
+def make_estimator(points, flip_test=False, unbiased=True):
+    sk = get_skeleton("coco17")
+    codec = HeatmapCodec(input_size=INPUT, heatmap_size=HEATMAP, sigma=1.5, unbiased=unbiased, decode_mode="dark")
+    return TopDownEstimator(OracleModel(codec, points), codec, sk, INPUT, (0.5,) * 3, (0.25,) * 3,
+                            box_padding=1.0, flip_test=flip_test)
+
+
+def test_keypoints_come_back_in_image_coordinates():
+    # joint j sits at the crop centre -> must come back at the centre of each box
+    centre = np.array([(INPUT[0] - 1) / 2, (INPUT[1] - 1) / 2])
+    est = make_estimator(np.tile(centre, (17, 1)))
+    image = np.zeros((200, 300, 3), np.uint8)
+    boxes = np.array([[10, 20, 58, 84], [100, 50, 160, 130], [0, 0, 299, 199]], np.float32)
+    res = est(image, boxes=boxes)
+    assert res.keypoints.shape == (3, 17, 2) and res.scores.shape == (3, 17)
+    expected = (boxes[:, :2] + boxes[:, 2:]) / 2
+    assert np.allclose(res.keypoints, expected[:, None, :], atol=0.05)
+    # no boxes: the whole image is one person box
+    whole = est(image)
+    assert np.allclose(whole.keypoints[0], [149.5, 99.5], atol=0.05)
+
+
+def test_crop_corner_maps_to_box_corner():
+    # box edges map to crop pixel edges (-0.5): crop pixel (0, 0) is half a crop pixel inside the box
+    est = make_estimator(np.zeros((17, 2)))
+    res = est(np.zeros((200, 200, 3), np.uint8), boxes=np.array([[10, 10, 106, 138]], np.float32))
+    step = 96 / INPUT[0]  # image pixels per crop pixel
+    assert np.allclose(res.keypoints[0], [10 + step / 2, 10 + step / 2], atol=0.1)
+
+
+def test_flip_test_averages_mirrored_prediction():
+    # the oracle ignores the image, so with flip test the mirrored prediction of the swapped
+    # joint is averaged in: joint positions must become symmetric about the crop centre line.
+    pts = np.tile([[10.0, 20.0]], (17, 1))
+    est = make_estimator(pts, flip_test=True)
+    res = est(np.zeros((64, 48, 3), np.uint8), boxes=np.array([[0, 0, 47, 63]], np.float32))
+    assert np.allclose(res.keypoints[0, :, 0], (INPUT[0] - 1) / 2, atol=0.1)
+
+
+def test_load_architecture_without_weights_warns_and_runs():
+    with pytest.warns(UserWarning, match="randomly initialised"):
+        est = posekit.load("hrnet_w16_small")
+    res = est(np.zeros((64, 64, 3), np.uint8))
+    assert res.keypoints.shape == (1, 17, 2)
+
+
+def test_unknown_model_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        posekit.load("nope")
+
+
+def test_pose_result_helpers():
+    centre = np.array([(INPUT[0] - 1) / 2, (INPUT[1] - 1) / 2])
+    est = make_estimator(np.tile(centre, (17, 1)))
+    image = np.zeros((100, 100, 3), np.uint8)
+    res = est(image, boxes=np.array([[0, 0, 40, 60], [50, 20, 90, 90]], np.float32), box_scores=np.array([0.9, 0.2]))
+    assert len(res) == 2 and len(res[0]) == 1 and len(res.filter(0.5)) == 1
+    assert res.named("left_wrist").shape == (2, 3)
+    coco = res.to_coco(7)
+    assert coco[0]["image_id"] == 7 and len(coco[0]["keypoints"]) == 51 and "bbox" not in coco[0]
+    assert json.loads(res.to_json())["skeleton"] == "coco17"
+    assert res.plot(image).shape == image.shape
+
+
+def test_predict_cli_skips_corrupt_image_and_exits_nonzero(tmp_path, monkeypatch):
+    from posekit.cli import main
+    from posekit.engine.checkpoint import atomic_write_json
+    from posekit.models.checkpoints import save_safetensors
+    from posekit.models.zoo import build_model
+    from posekit.estimators.topdown import DEFAULT_RECORD
+
+    # a checkpoint directory as `posekit train` writes it (random tiny model)
+    ckpt = tmp_path / "ckpt"
+    torch.manual_seed(0)
+    model = build_model("hrnet_w16_small", num_keypoints=17)
+    save_safetensors(model.state_dict(), ckpt / "model.safetensors")
+    atomic_write_json(ckpt / "record.json", {**DEFAULT_RECORD, "arch": "hrnet_w16_small",
+                                             "input_size": [48, 64], "heatmap_size": [12, 16]})
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for i in (1, 2):
+        cv2.imwrite(str(src / f"{i:06d}.jpg"), np.full((80, 60, 3), 100 * i, np.uint8))
+    (src / "000003.jpg").write_bytes(b"not a jpeg")
+    boxes = tmp_path / "dets.json"
+    boxes.write_text(json.dumps([{"image_id": 1, "bbox": [5, 5, 30, 60], "score": 0.9, "category_id": 1},
+                                 {"image_id": 1, "bbox": [20, 10, 30, 60], "score": 0.8, "category_id": 1}]))
+    out = tmp_path / "out"
+    status = main(["predict", str(src), "--model", str(ckpt), "--out", str(out), "--boxes", str(boxes)])
+    assert status == 1
+    results = json.loads((out / "results.json").read_text())
+    assert [r["image_id"] for r in results] == [1, 1]  # image 2 has no boxes in the file
+    assert sorted(p.name for p in (out / "vis").iterdir()) == ["000001.jpg", "000002.jpg"]
+    status = main(["predict", str(src / "000002.jpg"), "--model", str(ckpt), "--out", str(out / "b")])
+    assert status == 0
+    assert len(json.loads((out / "b" / "results.json").read_text())) == 1
