@@ -13,12 +13,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num", type=int, default=12, help="number of synthetic images")
     parser.add_argument("--seed", type=int, default=2026, help="synthetic set seed")
     parser.add_argument("--mode", default="single", choices=["single", "scene"], help="synthetic framing")
-    parser.add_argument("--model", default="posekit_synth_r18_128x96", help="model to run")
+    parser.add_argument("--model", default="posekit_synth_hrnet_w16s_192x144", help="model to run")
 
 
 def run(args: argparse.Namespace) -> int:
     import posekit
-    from posekit.data.synth.writer import write_dataset
+    from posekit.data.synth.writer import generate
     from posekit.engine.evaluate import gt_box_inputs
     from posekit.data.readers.coco import read_coco_keypoints
     from posekit.inference.predictor import predict_files
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     t0 = time.time()
     data_dir = out / "data"
-    write_dataset(data_dir, num=args.num, seed=args.seed, size=256, mode=args.mode)
+    generate(data_dir, num=args.num, seed=args.seed, size=256, mode=args.mode)
     print(f"generated {args.num} synthetic '{args.mode}' images in {data_dir} ({time.time() - t0:.1f} s)")
     estimator = posekit.load(args.model)
     ann = data_dir / "annotations.json"

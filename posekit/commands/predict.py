@@ -9,7 +9,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="an image file or a folder of images")
-    parser.add_argument("--model", default="posekit_synth_r18_128x96",
+    parser.add_argument("--model", default="posekit_synth_hrnet_w16s_192x144",
                         help="zoo name, checkpoint directory or weights file (default: the shipped model)")
     parser.add_argument("--weights", help="weights file overriding the model's own (e.g. an official checkpoint)")
     parser.add_argument("--out", required=True, help="output folder (vis/*.jpg, results.json, images.json)")
