@@ -26,7 +26,7 @@ class PoseSample:
     ``input_size`` (w, h), ``flipped``, ``image_id``, ``file``...).
     """
 
-    image: np.ndarray
+    image: np.ndarray | None
     keypoints: np.ndarray
     visibility: np.ndarray
     boxes: np.ndarray

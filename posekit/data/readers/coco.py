@@ -1,24 +1,35 @@
-"""COCO person-keypoints files (``person_keypoints_*.json``) as ``PoseSample`` records.
+"""COCO person-keypoints files: ground truth, keypoint results and person detections.
 
-Format (cocodataset.org/#format-data): ``images[{id, file_name, width, height}]``,
-``annotations[{id, image_id, category_id, bbox [x, y, w, h], keypoints [x, y, v]*K,
-num_keypoints, iscrowd, area}]``. Keypoints are 0-based pixel coordinates; v is 0
-(unlabeled), 1 (occluded) or 2 (visible). Boxes are converted to xyxy.
+Ground truth (cocodataset.org/#format-data, REFERENCE-METRICS-FORMATS.md B1):
+``images[{id, file_name, width, height}]``, ``annotations[{id, image_id, category_id,
+bbox [x, y, w, h], keypoints [x, y, v]*K, num_keypoints, iscrowd, area}]``. Keypoints are
+0-based pixel coordinates (pixel centres at integers, posekit's convention) and are kept
+as they are; v is 0 (unlabeled, x = y = 0), 1 (labeled, occluded) or 2 (visible). Boxes
+are converted to xyxy. The same layout carries CrowdPose and the COCO-style AI Challenger
+conversion (other skeletons; no ``area``/``iscrowd``).
+
+Results: a list of ``{image_id, category_id, keypoints [x, y, score]*K, score}`` with an
+optional ``bbox``. Person detections: a list of ``{image_id, category_id, bbox [x, y, w, h],
+score}`` (e.g. ``COCO_val2017_detections_AP_H_56_person.json``).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
-from posekit.skeletons import Skeleton, get_skeleton
+from posekit.data.readers.common import (FormatError, float_array, format_error, get_field, get_list,
+                                         image_file, keypoint_triplets, read_json)
+from posekit.skeletons import Skeleton, as_skeleton
+from posekit.structures import PoseResult, PoseSample
 
+__all__ = ["FormatError", "CocoImage", "read_coco_keypoints", "iter_person_instances", "read_coco", "coco_samples",
+           "read_coco_results", "read_coco_detections"]
 
-class FormatError(ValueError):
-    """A dataset file that does not follow its format; the message names file, record and field."""
+_STANDARD_FIELDS = {"id", "image_id", "category_id", "bbox", "keypoints", "num_keypoints", "iscrowd",
+                    "area", "segmentation"}
 
 
 @dataclass
@@ -26,7 +37,8 @@ class CocoImage:
     """One image of a COCO keypoints file and its person annotations.
 
     ``keypoints (N, K, 2)`` float32, ``visibility (N, K)`` uint8, ``boxes (N, 4)`` xyxy,
-    ``areas (N,)``, ``iscrowd (N,)`` bool, ``ann_ids (N,)``.
+    ``areas (N,)`` (the ``area`` field, or bbox w*h where the file has none), ``iscrowd (N,)``
+    bool, ``ann_ids (N,)``.
     """
 
     image_id: int
@@ -42,11 +54,51 @@ class CocoImage:
     extras: list[dict[str, Any]]
 
 
-def _field(record: dict, key: str, path: Path, where: str) -> Any:
-    try:
-        return record[key]
-    except (KeyError, TypeError):
-        raise FormatError(f"{path}: {where}: missing field {key!r}") from None
+def _image_id(value: Any, path: Path, where: str, field: str = "image_id") -> int | str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise format_error(path, where, field, f"is {value!r}, expected an integer (or string) id")
+    return value
+
+
+def _ann_where(i: int, ann: Any) -> str:
+    return f"annotations[{i}] (id {ann.get('id', '?')})" if isinstance(ann, dict) else f"annotations[{i}]"
+
+
+def _parse_images(data: Any, path: Path, sk: Skeleton, keep_extras: bool) -> list[CocoImage]:
+    images = get_list(data, "images", path, "top level")
+    anns = get_list(data, "annotations", path, "top level")
+    k = sk.num_keypoints
+    per_image: dict[int | str, list[tuple[dict, np.ndarray, np.ndarray]]] = {}
+    for i, img in enumerate(images):
+        per_image[_image_id(get_field(img, "id", path, f"images[{i}]"), path, f"images[{i}]", "id")] = []
+    for i, ann in enumerate(anns):
+        where = _ann_where(i, ann)
+        image_id = _image_id(get_field(ann, "image_id", path, where), path, where)
+        if image_id not in per_image:
+            raise format_error(path, where, "image_id", f"= {image_id!r} is not in 'images'")
+        kps = keypoint_triplets(get_field(ann, "keypoints", path, where), k, path, where, "keypoints", sk.name)
+        box = float_array(get_field(ann, "bbox", path, where), (4,), path, where, "bbox")
+        per_image[image_id].append((ann, kps, box))
+    out = []
+    for i, img in enumerate(images):
+        image_id = img["id"]
+        group = per_image[image_id]
+        kps = np.array([g[1] for g in group], np.float32).reshape(-1, k, 3)
+        boxes = np.array([g[2] for g in group], np.float32).reshape(-1, 4)
+        areas = np.array([a.get("area", box[2] * box[3]) for a, _, box in group], np.float32)
+        boxes[:, 2:] += boxes[:, :2]
+        out.append(CocoImage(
+            image_id=image_id,
+            file_name=str(get_field(img, "file_name", path, f"images[{i}]")),
+            width=int(float_array(img.get("width", 0), (), path, f"images[{i}]", "width")),
+            height=int(float_array(img.get("height", 0), (), path, f"images[{i}]", "height")),
+            keypoints=kps[..., :2].copy(), visibility=kps[..., 2].astype(np.uint8),
+            boxes=boxes, areas=areas,
+            iscrowd=np.array([bool(a.get("iscrowd", 0)) for a, _, _ in group], bool),
+            ann_ids=np.array([a.get("id", -1) for a, _, _ in group], np.int64),
+            extras=[{key: v for key, v in a.items() if key not in _STANDARD_FIELDS} for a, _, _ in group]
+            if keep_extras else []))
+    return out
 
 
 def read_coco_keypoints(path: str | Path, skeleton: Skeleton | str = "coco17",
@@ -57,51 +109,7 @@ def read_coco_keypoints(path: str | Path, skeleton: Skeleton | str = "coco17",
     benchmark's ``joints_3d_cam``) in ``CocoImage.extras``.
     """
     path = Path(path)
-    sk = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
-    k = sk.num_keypoints
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FormatError(f"{path}: file not found") from None
-    except json.JSONDecodeError as err:
-        raise FormatError(f"{path}: not valid JSON ({err})") from None
-    images = _field(data, "images", path, "top level")
-    anns = _field(data, "annotations", path, "top level")
-    per_image: dict[int, list[dict]] = {}
-    for i, img in enumerate(images):
-        per_image[int(_field(img, "id", path, f"images[{i}]"))] = []
-    for i, ann in enumerate(anns):
-        where = f"annotations[{i}] (id {ann.get('id', '?') if isinstance(ann, dict) else '?'})"
-        image_id = int(_field(ann, "image_id", path, where))
-        if image_id not in per_image:
-            raise FormatError(f"{path}: {where}: field 'image_id' = {image_id} is not in 'images'")
-        kps = _field(ann, "keypoints", path, where)
-        if len(kps) != 3 * k:
-            raise FormatError(f"{path}: {where}: field 'keypoints' has {len(kps)} values, "
-                              f"expected {3 * k} for skeleton {sk.name!r}")
-        per_image[image_id].append(ann)
-    out = []
-    for i, img in enumerate(images):
-        image_id = int(img["id"])
-        group = per_image[image_id]
-        kps = np.array([a["keypoints"] for a in group], np.float32).reshape(-1, k, 3)
-        boxes = np.array([_field(a, "bbox", path, f"annotation id {a.get('id')}") for a in group],
-                         np.float32).reshape(-1, 4)
-        boxes[:, 2:] += boxes[:, :2]
-        standard = {"id", "image_id", "category_id", "bbox", "keypoints", "num_keypoints",
-                    "iscrowd", "area", "segmentation"}
-        out.append(CocoImage(
-            image_id=image_id,
-            file_name=str(_field(img, "file_name", path, f"images[{i}]")),
-            width=int(img.get("width", 0)), height=int(img.get("height", 0)),
-            keypoints=kps[..., :2].copy(), visibility=kps[..., 2].astype(np.uint8),
-            boxes=boxes,
-            areas=np.array([a.get("area", (a["bbox"][2] * a["bbox"][3])) for a in group], np.float32),
-            iscrowd=np.array([bool(a.get("iscrowd", 0)) for a in group], bool),
-            ann_ids=np.array([a.get("id", -1) for a in group], np.int64),
-            extras=[{key: v for key, v in a.items() if key not in standard} for a in group]
-            if keep_extras else []))
-    return out
+    return _parse_images(read_json(path), path, as_skeleton(skeleton), keep_extras)
 
 
 def iter_person_instances(images: list[CocoImage], min_keypoints: int = 1) -> Iterator[tuple[int, int]]:
@@ -110,3 +118,99 @@ def iter_person_instances(images: list[CocoImage], min_keypoints: int = 1) -> It
         labelled = (img.visibility > 0).sum(axis=1)
         for j in np.flatnonzero((labelled >= min_keypoints) & ~img.iscrowd):
             yield i, int(j)
+
+
+def coco_samples(path: str | Path, skeleton: Skeleton | str, image_dir: str | Path | None = None,
+                 keep_extras: bool = False) -> tuple[list[PoseSample], list[dict[str, Any]]]:
+    """The samples of :func:`read_coco` as a list, with each image's raw ``images[i]`` record
+    (for readers of COCO-style files that carry extra image fields, e.g. CrowdPose)."""
+    path = Path(path)
+    data = read_json(path)
+    sk = as_skeleton(skeleton)
+    images = _parse_images(data, path, sk, keep_extras)
+    has_area = all("area" in ann for ann in data["annotations"])
+    samples = []
+    for img in images:
+        meta: dict[str, Any] = {"image_id": img.image_id, "file": image_file(image_dir, img.file_name),
+                                "width": img.width, "height": img.height, "iscrowd": img.iscrowd}
+        if has_area:
+            meta["areas"] = img.areas
+        if keep_extras:
+            meta["extras"] = img.extras
+        samples.append(PoseSample(image=None, keypoints=img.keypoints, visibility=img.visibility,
+                                  boxes=img.boxes, skeleton=sk, ids=img.ann_ids, meta=meta))
+    return samples, data["images"]
+
+
+def read_coco(path: str | Path, skeleton: Skeleton | str = "coco17", image_dir: str | Path | None = None,
+              keep_extras: bool = False) -> Iterator[PoseSample]:
+    """COCO keypoints ground truth as one ``PoseSample`` per image, in file order.
+
+    ``keypoints (N, K, 2)`` (0-based pixels, as stored), ``visibility (N, K)`` COCO codes,
+    ``boxes (N, 4)`` xyxy, ``ids`` = annotation ids; ``image`` is ``None`` (readers do not
+    decode images). ``meta``: ``image_id``, ``file`` (``image_dir / file_name`` when
+    ``image_dir`` is given), ``width``, ``height``, ``iscrowd (N,)``, ``areas (N,)`` (only when
+    every annotation has an ``area`` field: CrowdPose and AIC files have none, and their
+    evaluators use ``0.53 * w * h`` instead) and, with ``keep_extras``, ``extras`` (each
+    annotation's non-standard fields).
+    """
+    return iter(coco_samples(path, skeleton, image_dir, keep_extras)[0])
+
+
+def read_coco_results(path: str | Path, skeleton: Skeleton | str = "coco17") -> dict[int | str, PoseResult]:
+    """A COCO keypoint results file as one ``PoseResult`` per ``image_id`` (first-appearance order).
+
+    ``scores (N, K)`` are the third values of ``keypoints``; ``instance_scores`` the ``score``
+    field; ``boxes`` the result's ``bbox`` (converted to xyxy) where present, else the extent of
+    all its keypoints, which is the area pycocotools' ``loadRes`` uses (REFERENCE trap 3).
+    """
+    path = Path(path)
+    results = read_json(path)
+    if not isinstance(results, list):
+        raise format_error(path, "top level", None, f"is a {type(results).__name__}, expected a list of results")
+    sk = as_skeleton(skeleton)
+    k = sk.num_keypoints
+    grouped: dict[int | str, list[tuple[np.ndarray, np.ndarray, float]]] = {}
+    for i, res in enumerate(results):
+        where = f"results[{i}]"
+        image_id = _image_id(get_field(res, "image_id", path, where), path, where)
+        kps = keypoint_triplets(get_field(res, "keypoints", path, where), k, path, where, "keypoints", sk.name)
+        score = float_array(get_field(res, "score", path, where), (), path, where, "score")
+        if res.get("bbox"):
+            box = float_array(res["bbox"], (4,), path, where, "bbox")
+            box[2:] += box[:2]
+        else:
+            box = np.concatenate([kps[:, :2].min(axis=0), kps[:, :2].max(axis=0)])
+        grouped.setdefault(image_id, []).append((kps, box, float(score)))
+    return {image_id: PoseResult(
+        keypoints=np.array([g[0][:, :2] for g in group], np.float32),
+        scores=np.array([g[0][:, 2] for g in group], np.float32),
+        boxes=np.array([g[1] for g in group], np.float32),
+        instance_scores=np.array([g[2] for g in group], np.float32), skeleton=sk)
+        for image_id, group in grouped.items()}
+
+
+def read_coco_detections(path: str | Path, category_id: int | None = 1
+                         ) -> dict[int | str, tuple[np.ndarray, np.ndarray]]:
+    """A COCO detection results file as ``{image_id: (boxes (N, 4) xyxy float32, scores (N,) float32)}``.
+
+    Only detections of ``category_id`` (1 = person) are kept; ``None`` keeps all. The
+    ``(boxes, scores)`` pair is what the top-down estimator takes per image.
+    """
+    path = Path(path)
+    dets = read_json(path)
+    if not isinstance(dets, list):
+        raise format_error(path, "top level", None, f"is a {type(dets).__name__}, expected a list of detections")
+    grouped: dict[int | str, tuple[list, list]] = {}
+    for i, det in enumerate(dets):
+        where = f"detections[{i}]"
+        image_id = _image_id(get_field(det, "image_id", path, where), path, where)
+        if category_id is not None and get_field(det, "category_id", path, where) != category_id:
+            continue
+        box = float_array(get_field(det, "bbox", path, where), (4,), path, where, "bbox")
+        score = float_array(get_field(det, "score", path, where), (), path, where, "score")
+        boxes, scores = grouped.setdefault(image_id, ([], []))
+        boxes.append([box[0], box[1], box[0] + box[2], box[1] + box[3]])
+        scores.append(float(score))
+    return {image_id: (np.array(b, np.float32).reshape(-1, 4), np.array(s, np.float32))
+            for image_id, (b, s) in grouped.items()}
