@@ -36,7 +36,7 @@ def tiny_coco(root, n_images=4, seed=0):
 def recipe(tmp_path, epochs):
     ann, img_dir = tiny_coco(tmp_path / "data")
     cfg = {"name": "tiny", "arch": "simplebaseline_r18", "arch_kwargs": {"deconv_channels": [16, 16, 16]},
-           "skeleton": "coco17", "input_size": [48, 64], "heatmap_size": [12, 16],
+           "skeleton": "coco17", "input_size": [64, 96], "heatmap_size": [16, 24],
            "codec": {"sigma": 2.0, "unbiased": True, "decode_mode": "dark"},
            "data": {"train": {"ann_file": str(ann), "image_dir": str(img_dir)},
                     "val": {"ann_file": str(ann), "image_dir": str(img_dir)}},

@@ -44,7 +44,8 @@ class TopDownEstimator:
                  input_size: tuple[int, int], mean: Sequence[float], std: Sequence[float],
                  box_padding: float = 1.25, flip_test: bool = False, batch_size: int = 32,
                  record: dict[str, Any] | None = None):
-        self.model = model.eval()
+        # channels-last is 10-25 % faster on CPU at batch 1 (bench/results/model_latency.md)
+        self.model = model.eval().to(memory_format=torch.channels_last)
         self.codec = codec
         self.skeleton = skeleton
         self.input_size = (int(input_size[0]), int(input_size[1]))
@@ -111,7 +112,8 @@ class TopDownEstimator:
         kps_out, score_out = [], []
         for start in range(0, len(crops), self.batch_size):
             batch = np.stack(crops[start:start + self.batch_size])
-            x = torch.from_numpy(normalize_image(batch, self.mean, self.std))
+            x = torch.from_numpy(normalize_image(batch, self.mean, self.std)).contiguous(
+                memory_format=torch.channels_last)
             kps, scores = self.codec.decode(self.model(x))
             if self.flip_test:
                 kps_f, scores_f = self.codec.decode(self.model(torch.flip(x, dims=[3])))
