@@ -187,7 +187,7 @@ def train(config: dict[str, Any], work_dir: str | Path, resume: bool = False,
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_sum += float(loss) * len(batch["image"])
+            loss_sum += loss.item() * len(batch["image"])
             n_seen += len(batch["image"])
             bar.set_postfix(loss=f"{loss_sum / n_seen:.6f}", lr=f"{lr:.2e}")
         entry: dict[str, Any] = {"epoch": epoch + 1, "loss": loss_sum / max(n_seen, 1), "lr": lr,
