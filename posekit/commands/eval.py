@@ -75,8 +75,7 @@ def _run_coco(args: argparse.Namespace, skeleton) -> int:
 
 
 def _run_pck(args: argparse.Namespace, skeleton) -> int:
-    from posekit.metrics.coco_eval import best_oks_match
-    from posekit.metrics.pck import bbox_norm, pck
+    from posekit.metrics.pck import coco_pck
 
     sigmas = skeleton.sigmas_array
     gt, results = load_inputs(args.gt, args.results, len(sigmas))
@@ -85,13 +84,7 @@ def _run_pck(args: argparse.Namespace, skeleton) -> int:
 
         raise CocoFormatError(f"{results.source}: record 0: field 'keypoints' has {3 * results.keypoints.shape[1]} "
                               f"values, expected {3 * len(sigmas)} for skeleton {args.skeleton}")
-    best = best_oks_match(gt, results, sigmas)
-    people = np.flatnonzero(~gt.iscrowd & gt.visible.any(axis=1))
-    pred = np.full((people.size,) + gt.keypoints.shape[1:], np.nan)
-    found = best[people] >= 0
-    pred[found] = results.keypoints[best[people][found]]
-    res = pck(pred, gt.keypoints[people], gt.visible[people], bbox_norm(gt.bbox[people]), args.thr,
-              strict=not args.inclusive)
+    res, n_people, n_missing = coco_pck(gt, results, args.thr, sigmas, strict=not args.inclusive)
     values = {
         "PCK": res.macro,
         "PCK_pooled": res.pooled,
@@ -99,13 +92,13 @@ def _run_pck(args: argparse.Namespace, skeleton) -> int:
                          for name, v in zip(skeleton.names, res.per_keypoint)},
         "threshold": res.threshold,
         "comparison": "<" if res.strict else "<=",
-        "instances": int(people.size),
-        "instances_without_result": int((~found).sum()),
+        "instances": n_people,
+        "instances_without_result": n_missing,
     }
     if args.json:
         print(json.dumps(values))
         return 0
-    print(f"PCK@{res.threshold:g} (error / max(w, h) {values['comparison']} thr), {people.size} people, "
+    print(f"PCK@{res.threshold:g} (error / max(w, h) {values['comparison']} thr), {n_people} people, "
           f"{values['instances_without_result']} without a result")
     print(f"  mean over keypoints (MMPose 'PCK'): {res.macro:.4f}")
     print(f"  pooled over all joints:             {res.pooled:.4f}")

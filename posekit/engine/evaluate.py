@@ -34,25 +34,11 @@ def predict_with_gt_boxes(estimator, ann_file: str | Path, image_dir: str | Path
     return results
 
 
-def coco_pck(gt, results, thr: float, sigmas: np.ndarray, strict: bool = True):
-    """Box-normalised PCK (MMPose convention: max(w, h) of the GT box, ``<``, macro average) of
-    COCO results: each labelled non-crowd GT person is scored against the result of its image
-    with the highest OKS; a person without a result counts as wrong."""
-    from posekit.metrics.coco_eval import best_oks_match
-    from posekit.metrics.pck import bbox_norm, pck
-
-    best = best_oks_match(gt, results, sigmas)
-    people = np.flatnonzero(~gt.iscrowd & gt.visible.any(axis=1))
-    pred = np.full((people.size,) + gt.keypoints.shape[1:], np.nan)
-    found = best[people] >= 0
-    pred[found] = results.keypoints[best[people][found]]
-    return pck(pred, gt.keypoints[people], gt.visible[people], bbox_norm(gt.bbox[people]), thr, strict=strict)
-
-
 def evaluate_topdown(estimator, ann_file: str | Path, image_dir: str | Path) -> dict[str, Any]:
     """COCO OKS AP/AR (the ten stats) and box-normalised PCK@0.05/0.1 with GT boxes."""
     from posekit.metrics.coco_eval import evaluate_coco_keypoints, load_coco_gt
     from posekit.metrics.json_io import results_from_records
+    from posekit.metrics.pck import coco_pck
 
     sigmas = estimator.skeleton.sigmas_array
     results = predict_with_gt_boxes(estimator, ann_file, image_dir)
@@ -60,5 +46,5 @@ def evaluate_topdown(estimator, ann_file: str | Path, image_dir: str | Path) -> 
     stats = evaluate_coco_keypoints(gt, results, sigmas=sigmas)
     parsed = results_from_records(results)
     for thr in (0.05, 0.1):
-        stats[f"PCK@{thr}"] = coco_pck(gt, parsed, thr, sigmas).macro
+        stats[f"PCK@{thr}"] = coco_pck(gt, parsed, thr, sigmas)[0].macro
     return {k: round(float(v), 6) for k, v in stats.items()}

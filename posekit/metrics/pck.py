@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PCKResult", "bbox_norm", "normalized_errors", "pck"]
+__all__ = ["PCKResult", "bbox_norm", "coco_pck", "normalized_errors", "pck"]
 
 
 @dataclass(frozen=True)
@@ -105,3 +105,25 @@ def pck(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, norm: np.ndarray, th
     return PCKResult(per_keypoint=per_keypoint, counts=counts, macro=macro, pooled=pooled,
                      strict=strict, threshold=float(thr))
 
+
+
+def coco_pck(gt, results, thr: float, sigmas: np.ndarray | None = None, *,
+             strict: bool = True) -> tuple[PCKResult, int, int]:
+    """Box-normalised PCK of COCO keypoint results against COCO ground truth.
+
+    ``gt``: a :class:`~posekit.metrics.coco_eval.CocoGroundTruth`; ``results``: a
+    :class:`~posekit.metrics.json_io.CocoResults`. Every non-crowd GT person with a labelled
+    keypoint is scored against the result of its image with the highest OKS (``sigmas``); a
+    person without any result counts as wrong on all its labelled joints. The normaliser is
+    ``max(w, h)`` of the GT box (MMPose ``norm_item='bbox'``). Returns the :class:`PCKResult`,
+    the number of people scored and how many had no result.
+    """
+    from posekit.metrics.coco_eval import best_oks_match
+
+    best = best_oks_match(gt, results, sigmas)
+    people = np.flatnonzero(~gt.iscrowd & gt.visible.any(axis=1))
+    pred = np.full((people.size,) + gt.keypoints.shape[1:], np.nan)
+    found = best[people] >= 0
+    pred[found] = results.keypoints[best[people][found]]
+    res = pck(pred, gt.keypoints[people], gt.visible[people], bbox_norm(gt.bbox[people]), thr, strict=strict)
+    return res, int(people.size), int((~found).sum())
