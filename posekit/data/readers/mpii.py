@@ -73,7 +73,7 @@ def _person_boxes(centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
 
 
 def _head_sizes(head_boxes: np.ndarray) -> np.ndarray:
-    return (HEAD_SIZE_FACTOR * np.linalg.norm(head_boxes[:, 2:] - head_boxes[:, :2], axis=1)).astype(np.float32)
+    return (HEAD_SIZE_FACTOR * np.linalg.norm(head_boxes[:, 2:] - head_boxes[:, :2], axis=1)).astype(np.float64)
 
 
 def _grouped(names: list[str]) -> list[tuple[str, list[int]]]:
@@ -187,7 +187,7 @@ def read_mpii_h5(path: str | Path, image_dir: str | Path | None = None) -> Itera
     return iter([_sample(name, image_dir, part[idx] - 1.0, vis[idx], _person_boxes(centers[idx], scale[idx]),
                          np.array(idx, np.int64),
                          {"centers": centers[idx].astype(np.float32), "scales": scale[idx].astype(np.float32),
-                          "head_sizes": head_sizes[idx].astype(np.float32)})
+                          "head_sizes": head_sizes[idx].astype(np.float64)})
                  for name, idx in _grouped(names)])
 
 
