@@ -22,11 +22,24 @@ Deliberate difference: pycocotools records matches by annotation *id* and treats
 records matches by index (as xtcocotools does), which gives the intended result; everything
 else agrees with pycocotools to the last bit (the tests compare all ten stats at 1e-9).
 
+:func:`coco_keypoint_breakdown` adds per-keypoint AP (posekit's definition, see there) and the
+stats per area range.
+
 Two details of pycocotools' loaders are followed, with one extension each: ``loadRes`` decides
 the area rule from the first result only (posekit then falls back to the keypoint extent for a
 result without a box, where pycocotools raises ``KeyError``); a result's ``segmentation`` is not
 read (pycocotools would take a mask area when the first result has a segmentation and no box).
-A missing ``iscrowd`` in the ground truth means 0 (pycocotools raises ``KeyError``).
+A missing ``iscrowd`` in the ground truth means 0 (pycocotools raises ``KeyError``). A missing
+``area`` means ``0.53 * w * h`` of the annotation's ``bbox``, as xtcocotools substitutes it
+(pycocotools raises ``KeyError``).
+
+xtcocotools 1.14.3 options (REFERENCE-METRICS-FORMATS.md A1.7, trap list items 4 and 5), all off
+by default so that the defaults stay pycocotools': ``use_area=False`` (GT area ``0.53 * w * h``
+in OKS and in the area ranges), ``gt_ignore="labelled"`` (a GT without a keypoint with ``v > 0``
+is ignored -- xtcocotools ``iouType='keypoints'`` -- instead of reading ``num_keypoints``, which
+``'keypoints_crowd'`` and pycocotools do), ``drop_zero_confidence=True`` (detections none of
+whose keypoint confidences is > 0 are left out), custom ``sigmas`` (K is their count) and
+``image_ids`` (pycocotools' ``params.imgIds``: evaluate a subset of the images).
 
 Vectorisation: OKS is computed only for (detection, GT) pairs of the same image whose keypoint
 extents are close enough to reach the lowest threshold (a bound that cannot drop a pair that
@@ -40,7 +53,7 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +72,27 @@ from posekit.metrics.oks import oks_pairs, oks_reach_boxes
 
 __all__ = [
     "STAT_NAMES",
+    "BOX_AREA_FACTOR",
     "best_oks_match",
+    "coco_keypoint_breakdown",
     "CocoEvalParams",
     "CocoEvalResult",
     "CocoGroundTruth",
+    "GT_IGNORE_RULES",
     "coco_keypoint_eval",
     "evaluate_coco_keypoints",
     "load_coco_gt",
 ]
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
+
+# ``CocoEvalParams.gt_ignore``: which GT (besides crowd ones) is ignored. "num_keypoints": the
+# field is 0 (pycocotools; xtcocotools 'keypoints_crowd'); "labelled": no keypoint has v > 0
+# (xtcocotools 'keypoints').
+GT_IGNORE_RULES = ("num_keypoints", "labelled")
+
+# xtcocotools / crowdposetools: the GT area used when ``use_area=False`` or ``area`` is missing.
+BOX_AREA_FACTOR = 0.53
 
 
 def _default_sigmas() -> np.ndarray:
@@ -86,6 +110,13 @@ class CocoEvalParams:
     - ``recall_thresholds``: ``(R,)``, 0:0.01:1.
     - ``max_dets``: detections kept per image (20).
     - ``area_ranges``: ``(label, lo, hi)`` closed intervals of GT/DT area (all, medium, large).
+    - ``use_area``: read the GT ``area`` field (True); False: ``0.53 * w * h`` of the GT bbox, in
+      OKS and in the area ranges (xtcocotools ``use_area=False``).
+    - ``gt_ignore``: one of :data:`GT_IGNORE_RULES` (default pycocotools' ``"num_keypoints"``).
+    - ``drop_zero_confidence``: leave out detections none of whose keypoint confidences is > 0
+      (xtcocotools); False keeps them (pycocotools).
+    - ``image_ids``: evaluate only these images (pycocotools ``params.imgIds``); ``None``: all.
+      Each must be an image of the ground truth; results of other images are left out.
     """
 
     sigmas: np.ndarray = field(default_factory=_default_sigmas)
@@ -95,6 +126,14 @@ class CocoEvalParams:
         default_factory=lambda: np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True))
     max_dets: int = 20
     area_ranges: tuple = (("all", 0.0, 1e5 ** 2), ("medium", 32.0 ** 2, 96.0 ** 2), ("large", 96.0 ** 2, 1e5 ** 2))
+    use_area: bool = True
+    gt_ignore: str = "num_keypoints"
+    drop_zero_confidence: bool = False
+    image_ids: tuple | None = None
+
+    def __post_init__(self) -> None:
+        if self.gt_ignore not in GT_IGNORE_RULES:
+            raise ValueError(f"CocoEvalParams: gt_ignore must be one of {GT_IGNORE_RULES}, got {self.gt_ignore!r}")
 
     @property
     def num_keypoints(self) -> int:
@@ -109,7 +148,9 @@ class CocoGroundTruth:
     order) -- pycocotools' order. ``image_ids`` / ``category_ids`` are sorted unique ids;
     ``image_index`` / ``category_index`` index into them. ``keypoints`` ``(NG, K, 2)`` and
     ``visible`` ``(NG, K)`` (``v > 0``); ``area``, ``bbox`` ``(NG, 4)`` ``[x, y, w, h]``,
-    ``iscrowd`` and ``ignore`` (``iscrowd or num_keypoints == 0``) as in the file.
+    ``iscrowd`` and ``ignore`` (``iscrowd or num_keypoints == 0``) as in the file; ``area`` is
+    ``0.53 * w * h`` where the file has none. :class:`CocoEvalParams` options (``use_area``,
+    ``gt_ignore``, ``image_ids``) are applied at evaluation time, not stored here.
     """
 
     source: str
@@ -168,6 +209,12 @@ class CocoEvalResult:
 # Loading the ground truth.
 
 
+def _box_area(bbox: np.ndarray) -> np.ndarray:
+    """``(N,)`` xtcocotools' box-based GT area ``w * h * 0.53`` of ``(N, 4)`` ``[x, y, w, h]``
+    boxes, in its float order (``bbox[2] * bbox[3] * 0.53``)."""
+    return bbox[:, 2] * bbox[:, 3] * BOX_AREA_FACTOR
+
+
 def _require(record: dict, key: str, source: str, section: str, index: int) -> Any:
     if key not in record:
         raise CocoFormatError(f"{source}: {section}[{index}]: missing field {key!r}")
@@ -215,7 +262,8 @@ _GT_FIELDS = {
 
 _GT_ANNOTATION_FIELDS = (
     Field("id", "int"), Field("image_id", "int"), Field("category_id", "int"), Field("iscrowd", "int", required=False),
-    Field("area", "number"), Field("num_keypoints", "number"), Field("keypoints", "array"), Field("bbox", "array"),
+    Field("area", "number", required=False), Field("num_keypoints", "number"), Field("keypoints", "array"),
+    Field("bbox", "array"),
 )
 
 
@@ -264,6 +312,8 @@ def _load_gt_fast(values: dict, name: str, num_keypoints: int) -> CocoGroundTrut
     crowd = (cols["iscrowd"][0][order] != 0) & cols["iscrowd"][1][order]
     ann_ids = np.empty(order.shape[0], dtype=object)
     ann_ids[:] = ids[order].tolist()
+    bbox = cols["bbox"][0][order]
+    area = np.where(cols["area"][1][order], cols["area"][0][order], _box_area(bbox))
     return CocoGroundTruth(
         source=name,
         image_ids=image_ids,
@@ -273,8 +323,8 @@ def _load_gt_fast(values: dict, name: str, num_keypoints: int) -> CocoGroundTrut
         category_index=cat[order],
         keypoints=np.ascontiguousarray(flat[:, :, :2]),
         visible=flat[:, :, 2] > 0,
-        area=cols["area"][0][order],
-        bbox=cols["bbox"][0][order],
+        area=area,
+        bbox=bbox,
         iscrowd=crowd,
         ignore=crowd | (cols["num_keypoints"][0][order] == 0),
     )
@@ -295,7 +345,7 @@ def _collect_annotations(anns: list, image_pos: dict, category_pos: dict) -> tup
         ids.append(ann["id"])
         kps.append(ann["keypoints"])
         nkp.append(ann["num_keypoints"] == 0)
-        area.append(ann["area"])
+        area.append(ann.get("area", np.nan))
         bbox.append(ann["bbox"])
         crowd.append(bool(ann.get("iscrowd", 0)))
     return keep_img, keep_cat, ids, kps, nkp, area, bbox, crowd
@@ -325,7 +375,7 @@ def _check_annotations(anns: list, image_pos: dict, category_pos: dict, k3: int,
         count = _require(ann, "num_keypoints", name, "annotations", i)
         if isinstance(count, bool) or not isinstance(count, (int, float)):
             raise CocoFormatError(f"{name}: {where}: field 'num_keypoints' must be a number, got {count!r}")
-        a = _require(ann, "area", name, "annotations", i)
+        a = ann.get("area", 0.0)
         if isinstance(a, bool) or not isinstance(a, (int, float)):
             raise CocoFormatError(f"{name}: {where}: field 'area' must be a number, got {a!r}")
         _check_numbers(_require(ann, "bbox", name, "annotations", i), 4, name, where, "bbox")
@@ -335,10 +385,11 @@ def load_coco_gt(source: str | os.PathLike | dict, num_keypoints: int = 17) -> C
     """Read COCO keypoint ground truth (a path or a loaded dict) into :class:`CocoGroundTruth`.
 
     Required: ``images[].id``, ``categories[].id``, and per annotation ``id``, ``image_id``,
-    ``category_id``, ``keypoints`` (``3 * num_keypoints`` numbers), ``num_keypoints``, ``area``,
-    ``bbox``. A missing ``iscrowd`` means 0. Annotation ids must be unique (pycocotools indexes
-    annotations by id and silently mixes up duplicates). Errors name the file, the record and
-    the field. From a file, only these fields are parsed (see
+    ``category_id``, ``keypoints`` (``3 * num_keypoints`` numbers), ``num_keypoints``, ``bbox``.
+    A missing ``iscrowd`` means 0; a missing (or null) ``area`` means ``0.53 * w * h`` of the bbox
+    (xtcocotools' substitution; CrowdPose and AI Challenger conversions have no ``area``).
+    Annotation ids must be unique (pycocotools indexes annotations by id and silently mixes up
+    duplicates). Errors name the file, the record and the field. From a file, only these fields are parsed (see
     :func:`~posekit.metrics.json_io.json_object_values`); the rest is skipped unvalidated.
     """
     if isinstance(source, dict):
@@ -391,6 +442,9 @@ def load_coco_gt(source: str | os.PathLike | dict, num_keypoints: int = 17) -> C
     crowd_a = np.array(crowd, dtype=bool)[order]
     ann_ids = np.empty(n, dtype=object)
     ann_ids[:] = ids
+    boxes = boxes.reshape(n, 4)[order]
+    areas = areas[order]
+    areas = np.where(np.isnan(areas), _box_area(boxes), areas)
     return CocoGroundTruth(
         source=name,
         image_ids=image_ids,
@@ -400,8 +454,8 @@ def load_coco_gt(source: str | os.PathLike | dict, num_keypoints: int = 17) -> C
         category_index=keep_cat_a[order],
         keypoints=np.ascontiguousarray(flat[:, :, :2]),
         visible=flat[:, :, 2] > 0,
-        area=areas[order],
-        bbox=boxes.reshape(n, 4)[order],
+        area=areas,
+        bbox=boxes,
         iscrowd=crowd_a,
         ignore=crowd_a | np.array(nkp, dtype=bool)[order],
     )
@@ -431,6 +485,39 @@ def _image_index(gt: CocoGroundTruth, results: CocoResults) -> np.ndarray:
         raise CocoFormatError(f"{results.source}: record {i}: field 'image_id': "
                               f"{results.image_id[i:i + 1].tolist()[0]!r} is not an image of {gt.source}")
     return img
+
+
+def _apply_gt_options(gt: CocoGroundTruth, params: CocoEvalParams) -> tuple[CocoGroundTruth, np.ndarray]:
+    """The ground truth as ``params`` evaluates it: areas (``use_area``), ignore flags
+    (``gt_ignore``) and the image subset (``image_ids``). Also returns ``(len(gt.image_ids),)``
+    int64: the new index of each original image, -1 for images left out."""
+    area = gt.area if params.use_area else _box_area(gt.bbox)
+    ignore = gt.ignore if params.gt_ignore == "num_keypoints" else gt.iscrowd | ~gt.visible.any(axis=1)
+    out = replace(gt, area=area, ignore=ignore)
+    image_map = np.arange(len(gt.image_ids), dtype=np.int64)
+    if params.image_ids is None:
+        return out, image_map
+    wanted = _sorted_ids(list(params.image_ids), gt.source, "image")
+    pos = _lookup(wanted, gt.image_ids)
+    if (pos < 0).any():
+        missing = wanted[pos < 0].tolist()[0]
+        raise CocoFormatError(f"{gt.source}: CocoEvalParams.image_ids: {missing!r} is not an image of the ground truth")
+    image_map = np.full(len(gt.image_ids), -1, dtype=np.int64)
+    image_map[pos] = np.arange(len(pos))
+    rows = np.flatnonzero(image_map[gt.image_index] >= 0)
+    out = replace(out, image_ids=wanted, ann_ids=out.ann_ids[rows], image_index=image_map[out.image_index[rows]],
+                  category_index=out.category_index[rows], keypoints=out.keypoints[rows],
+                  visible=out.visible[rows], area=out.area[rows], bbox=out.bbox[rows],
+                  iscrowd=out.iscrowd[rows], ignore=out.ignore[rows])
+    return out, image_map
+
+
+def _confident(results: CocoResults, params: CocoEvalParams) -> np.ndarray:
+    """``(N,)`` bool: results kept by ``drop_zero_confidence`` (xtcocotools ``_prepare``: a
+    detection with no keypoint confidence > 0 is skipped); all True when the option is off."""
+    if not params.drop_zero_confidence or not len(results):
+        return np.ones(len(results), dtype=bool)
+    return (results.keypoint_scores > 0).any(axis=1)
 
 
 def _extent(xy: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -623,13 +710,19 @@ def coco_keypoint_eval(gt: str | os.PathLike | dict | CocoGroundTruth,
     if not isinstance(gt, CocoGroundTruth):
         gt = load_coco_gt(gt, num_keypoints=k)
     if not isinstance(results, CocoResults):
-        results = read_coco_results(results)
+        results = read_coco_results(results, keypoint_scores=params.drop_zero_confidence)
+    if params.drop_zero_confidence and len(results) and results.keypoint_scores is None:
+        raise CocoFormatError(f"{results.source}: drop_zero_confidence needs the keypoint confidences "
+                              f"(read the results with keypoint_scores=True)")
     if gt.keypoints.shape[1] != k:
         raise CocoFormatError(f"{gt.source}: ground truth has {gt.keypoints.shape[1]} keypoints, "
                               f"the evaluation has {k} sigmas")
     if len(results) and results.keypoints.shape[1] != k:
         raise CocoFormatError(f"{results.source}: record 0: field 'keypoints' has {3 * results.keypoints.shape[1]} "
                               f"values, expected {3 * k} ({k} sigmas)")
+    img = _image_index(gt, results)
+    gt, image_map = _apply_gt_options(gt, params)
+    img = image_map[img]
     n_img = len(gt.image_ids)
     n_cat = len(gt.category_ids)
     thresholds = np.minimum(params.oks_thresholds, 1 - 1e-10)
@@ -637,9 +730,8 @@ def coco_keypoint_eval(gt: str | os.PathLike | dict | CocoGroundTruth,
     n_thr, n_area, n_rec = len(thresholds), len(areas), len(params.recall_thresholds)
 
     # Detections: check image ids, drop unknown categories, order by (category, image, score).
-    img = _image_index(gt, results)
     cat = _lookup(results.category_id, gt.category_ids)
-    keep = np.flatnonzero(cat >= 0)
+    keep = np.flatnonzero((cat >= 0) & (img >= 0) & _confident(results, params))
     unit = cat[keep] * n_img + img[keep]
     by_score = np.argsort(-results.score[keep], kind="mergesort")
     order = keep[by_score[np.argsort(unit[by_score], kind="stable")]]
@@ -719,6 +811,74 @@ def coco_keypoint_eval(gt: str | os.PathLike | dict | CocoGroundTruth,
     stats = _summarize(precision, recall, params)
     return CocoEvalResult(stats=stats, precision=precision, recall=recall, scores=scores, params=params,
                           category_ids=gt.category_ids)
+
+
+def _area_table(result: CocoEvalResult, gt: CocoGroundTruth) -> dict:
+    """Per area range of ``result.params``: AP, AP50, AP75, AR, AR50, AR75 (pycocotools' means
+    over cells > -1, -1.0 where undefined) and ``num_gt``, the non-ignored GTs in the range."""
+    params = result.params
+    thr = params.oks_thresholds
+    table = {}
+
+    def mean(values: np.ndarray) -> float:
+        kept = values[values > -1]
+        return float(np.mean(kept)) if kept.size else -1.0
+
+    for a, (label, lo, hi) in enumerate(params.area_ranges):
+        prec = result.precision[:, :, :, a, :]
+        rec = result.recall[:, :, a, :]
+        at50, at75 = np.where(thr == 0.5)[0], np.where(thr == 0.75)[0]
+        table[label] = {
+            "AP": mean(prec), "AP50": mean(prec[at50]), "AP75": mean(prec[at75]),
+            "AR": mean(rec), "AR50": mean(rec[at50]), "AR75": mean(rec[at75]),
+            "num_gt": int(np.count_nonzero(~gt.ignore & (gt.area >= lo) & (gt.area <= hi))),
+        }
+    return table
+
+
+def coco_keypoint_breakdown(gt: str | os.PathLike | dict | CocoGroundTruth,
+                            results: str | os.PathLike | list | CocoResults,
+                            params: CocoEvalParams | None = None,
+                            keypoint_names: tuple[str, ...] | list[str] | None = None) -> dict:
+    """Per-keypoint AP and the per-area-range table, beside the usual ten stats.
+
+    Returns ``{"stats": {...ten stats...}, "areas": {label: {"AP", "AP50", "AP75", "AR",
+    "AR50", "AR75", "num_gt"}}, "per_keypoint": {name: AP}}``. Names come from
+    ``keypoint_names`` (``K`` of them), else ``"0"``..``"K-1"``.
+
+    Area table: the pycocotools evaluation of ``params`` (all its options) summarised per area
+    range (``all``, ``medium``, ``large`` by default; ``APm``/``APl`` of the stats are two of
+    its cells).
+
+    Per-keypoint AP is **posekit's definition** -- COCO defines no per-keypoint AP: for keypoint
+    ``j`` the whole COCO protocol of ``params`` is rerun with the OKS of keypoint ``j`` alone,
+    ``exp(-d_j**2 / (2 s**2 (2 sigma_j)**2))`` (the OKS formula restricted to that joint), and
+    every GT whose keypoint ``j`` is not labelled (``v_j == 0``) is ignored in addition to the
+    GTs the protocol ignores (like a GT without labelled joints: detections it absorbs count
+    neither way). Matching, ``max_dets``, areas and the 101-point AP over OKS thresholds
+    0.50:0.95 are unchanged; the value is that AP (``-1.0`` when no GT labels keypoint ``j``).
+    """
+    params = params or CocoEvalParams()
+    k = params.num_keypoints
+    if keypoint_names is not None and len(keypoint_names) != k:
+        raise ValueError(f"coco_keypoint_breakdown: {len(keypoint_names)} keypoint_names for {k} sigmas")
+    names = [str(n) for n in keypoint_names] if keypoint_names is not None else [str(j) for j in range(k)]
+    if not isinstance(gt, CocoGroundTruth):
+        gt = load_coco_gt(gt, num_keypoints=k)
+    if not isinstance(results, CocoResults):
+        results = read_coco_results(results, keypoint_scores=params.drop_zero_confidence)
+    full = coco_keypoint_eval(gt, results, params)
+    # Areas and ignore flags as params sets them (the image subset stays with params).
+    prepared, _ = _apply_gt_options(gt, replace(params, image_ids=None))
+    subset, _ = _apply_gt_options(gt, params)
+    single = replace(params, use_area=True, gt_ignore="num_keypoints")
+    per_keypoint = {}
+    for j, name in enumerate(names):
+        only = np.zeros_like(prepared.visible)
+        only[:, j] = prepared.visible[:, j]
+        gt_j = replace(prepared, visible=only, ignore=prepared.ignore | ~prepared.visible[:, j])
+        per_keypoint[name] = coco_keypoint_eval(gt_j, results, single).stats["AP"]
+    return {"stats": full.stats, "areas": _area_table(full, subset), "per_keypoint": per_keypoint}
 
 
 def evaluate_coco_keypoints(gt: str | os.PathLike | dict | CocoGroundTruth,
