@@ -13,7 +13,8 @@ import sys
 COMMANDS = {
     "synth": "generate the synthetic benchmark (COCO format + 3D extras)",
     "train": "train a model from a YAML recipe",
-    "eval": "evaluate results against ground truth (COCO AP/AR, PCK)",
+    "eval": "evaluate results against ground truth (COCO, CrowdPose, AIC, PCK, PCKh, PDJ, PCP, MPJPE, 3DPCK)",
+    "data": "convert dataset files to COCO JSON, or draw a few samples",
     "predict": "run a model on an image or a folder; write overlays and results.json",
     "demo": "generate synthetic images, run the shipped model, print AP",
     "zoo": "list the model zoo",

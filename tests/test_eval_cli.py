@@ -83,7 +83,7 @@ def test_fixture_pair_through_the_cli():
 
 @pytest.mark.parametrize("case, expected", [
     ("missing", "missing.json: No such file or directory"),
-    ("gt_field", r"gt.json: annotations[1]: missing field 'area'"),
+    ("gt_field", r"gt.json: annotations[1]: missing field 'bbox'"),
     ("kp_length", "results.json: record 2: field 'keypoints' has 48 values, record 0 has 51"),
     ("not_json", "results.json: not valid JSON"),
     ("unknown_image", "results.json: record 0: field 'image_id': 9 is not an image of"),
@@ -94,7 +94,7 @@ def test_bad_input_is_one_line_and_status_2(tmp_path, case, expected):
         res = tmp_path / "missing.json"
     elif case == "gt_field":
         data = json.loads(gt.read_text())
-        del data["annotations"][1]["area"]
+        del data["annotations"][1]["bbox"]
         gt.write_text(json.dumps(data))
     elif case == "kp_length":
         data = json.loads(res.read_text())

@@ -93,7 +93,7 @@ def test_pose_result_helpers():
 
 def test_predict_cli_skips_corrupt_image_and_exits_nonzero(tmp_path, monkeypatch):
     from posekit.cli import main
-    from posekit.engine.checkpoint import atomic_write_json
+    from posekit.atomic import atomic_write_json
     from posekit.models.checkpoints import save_safetensors
     from posekit.models.zoo import build_model
     from posekit.estimators.topdown import DEFAULT_RECORD

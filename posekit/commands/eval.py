@@ -1,34 +1,107 @@
-"""``posekit eval``: score COCO-format keypoint results against COCO-format ground truth.
+"""``posekit eval``: score predictions against a dataset's own ground-truth file.
 
-``--metric coco`` (default): the ten COCO keypoint AP/AR values exactly as pycocotools computes
-them (see :mod:`posekit.metrics.coco_eval`). ``--metric pck``: box-normalised PCK -- every
-non-crowd GT person with labelled joints is paired with the result of the same image that has
-the highest OKS with it (a result may serve several people; a person without any result in
-its image scores 0 on all joints), and each labelled joint is correct when its error divided by
-``max(w, h)`` of the GT box is below ``--thr`` (``<=`` with ``--inclusive``).
+Metrics (``--metric``), the ground truth each reads (``--gt``, the dataset's native file, read
+with :mod:`posekit.data.readers`) and the predictions it expects (``--results``):
 
-Only numpy is imported (no torch, no OpenCV), so the command starts fast. Bad input prints one
-line naming the file, record and field and exits with status 2.
+- ``coco`` (default): COCO keypoints JSON + COCO results JSON; the ten AP/AR values exactly
+  as pycocotools computes them (:mod:`posekit.metrics.coco_eval`).
+- ``pck``: same files; box-normalised PCK. Every non-crowd GT person with labelled joints is
+  paired with the result of the same image that has the highest OKS with it (a person without
+  any result in its image scores 0); a joint is correct when its error divided by ``max(w, h)``
+  of the GT box is below ``--thr`` (``<=`` with ``--inclusive``).
+- ``crowdpose``: CrowdPose GT JSON (``images[].crowdIndex``) + COCO results JSON (14 keypoints);
+  AP, AP50, AP75, AR, AR50, AR75 and AP easy / medium / hard as the CrowdPose evaluators compute
+  them (:mod:`posekit.metrics.crowdpose_eval`; ``--drop-zero-confidence`` for xtcocotools).
+- ``aic``: AI Challenger raw annotation JSON + raw prediction JSON (the challenge's own
+  layout); the official keypoint score (:mod:`posekit.metrics.aic_eval`), in percent.
+- ``pckh``: MPII PCKh table (:func:`posekit.metrics.pckh.mpii_pckh`, ``--variant
+  official|hrnet|mmpose``). GT: Newell's ``valid.h5``, the HRNet/MMPose JSON with
+  ``--head-boxes gt_valid.mat``, or the release ``.mat``.
+- ``lsp-pck``, ``pdj``, ``pcp``: eval_pose's torso PCK (``--thr``, default 0.2), PDJ (at 0.1 to
+  0.4) and strict/loose PCP (``--pcp-mode``, ``--alpha``) on LSP 14 joints. GT: LSP
+  ``joints.mat`` (``lsp-joints-PC.mat`` / ``-OC.mat``).
+- ``flic-pck``: eval_pose's torso PCK on FLIC's 10-joint layout (``--thr``, default 0.2; ``pdj``
+  with ``--dataset flic`` for PDJ). GT: FLIC ``examples.mat`` (the struct array; its 11 labelled
+  joints give the 10 of the layout, neck = mid-shoulders) or eval_pose's ``joints`` array
+  ``2 x 10 x N`` (``flic-joints-test-oc.mat``, 1-based pixels).
+- ``mpjpe``, ``p-mpjpe``, ``n-mpjpe``, ``3dpck``: Human3.6M or MPI-INF-3DHP MMPose npz (told by
+  the file, or ``--dataset``); Human3.6M: root-relative error at the pelvis with no / similarity /
+  scale alignment (VideoPose3D protocols #1-#3), action mean, frame mean and per action, in mm;
+  MPI-INF-3DHP: 3DPCK@150 mm, AUC and MPJPE on the official 14 joints (``--joint-set all`` for
+  all 17), root-relative at the pelvis. ``3dpck`` on Human3.6M: PCK@150 mm and AUC of the
+  root-relative errors over all 17 joints.
+
+Prediction arrays for the 2D dataset metrics (``pckh``, ``lsp-pck``, ``flic-pck``, ``pdj``,
+``pcp``): a ``.npy``, ``.npz``, ``.mat``, ``.h5`` or ``.json`` array, one pose per ground-truth
+person **in reader order** (MPII ``.h5``/``.json``: the file's record order; MPII release
+``.mat``: image order, then person), shaped ``(N, K, 2)`` (or ``(N, K, 3)``, the third column
+ignored) or eval_pose's ``(2, K, N)`` / ``(3, K, N)``. The variable is ``--results-key`` or the
+file's only array (``.mat``: ``preds``/``pred`` first). When the GT holds a train and a test split
+(LSP ``joints.mat``, FLIC ``examples.mat``) and the predictions cover only the test images, the
+test split is scored. Coordinates must be posekit's 0-based pixel centres (readers shift MATLAB
+labels by -1); ``--one-based`` subtracts 1 from predictions saved in MATLAB's 1-based pixels
+(pose-hg-train, eval_pose). 3D predictions: ``(N, J, 3)`` in ``--results-unit`` (default ``m``,
+the npz files' unit), one per npz row.
+
+Each metric prints a readable table, or one JSON object with ``--json``. Only numpy (plus scipy
+or h5py for ``.mat``/``.h5`` files) is imported: no torch, no OpenCV. Bad input prints one line
+naming the file, record and field and exits with status 2.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
+METRICS_2D_ARRAYS = ("pckh", "lsp-pck", "flic-pck", "pdj", "pcp")
+METRICS_3D = ("mpjpe", "p-mpjpe", "n-mpjpe", "3dpck")
+METRICS_COCO_FILES = ("crowdpose", "aic")
+METRICS = ("coco", "pck") + METRICS_COCO_FILES + METRICS_2D_ARRAYS + METRICS_3D
+
+
+class InputError(ValueError):
+    """Input that cannot be evaluated; the message names the file, record and field."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gt", required=True, help="ground truth, COCO keypoints JSON (images/annotations/categories)")
-    parser.add_argument("--results", required=True, help="results, COCO results JSON (list of image_id, "
-                                                         "category_id, keypoints, score)")
-    parser.add_argument("--metric", choices=("coco", "pck"), default="coco", help="coco AP/AR (default) or pck")
-    parser.add_argument("--skeleton", default="coco17", help="skeleton whose OKS sigmas are used (default coco17)")
-    parser.add_argument("--max-dets", type=int, default=20, help="coco: detections kept per image (default 20)")
-    parser.add_argument("--thr", type=float, default=0.05, help="pck: threshold on error / max(w, h) (default 0.05)")
-    parser.add_argument("--inclusive", action="store_true", help="pck: count error <= thr (default: error < thr)")
+    parser.add_argument("--gt", required=True, help="ground truth: the dataset's own file (see --metric)")
+    parser.add_argument("--results", required=True, help="predictions: COCO results JSON (coco, pck) or an "
+                                                         "array file (.npy/.npz/.mat/.h5/.json)")
+    parser.add_argument("--metric", choices=METRICS, default="coco", help="metric (default coco)")
     parser.add_argument("--json", action="store_true", help="print the values as one JSON object")
+    coco = parser.add_argument_group("coco / pck")
+    coco.add_argument("--skeleton", default="coco17", help="skeleton whose OKS sigmas are used (default coco17)")
+    coco.add_argument("--max-dets", type=int, default=20, help="coco: detections kept per image (default 20)")
+    coco.add_argument("--thr", type=float, default=None,
+                      help="pck: threshold on error / max(w, h) (default 0.05); lsp-pck, flic-pck: on error / "
+                           "torso (default 0.2, a multiple of 0.01 up to 0.2)")
+    coco.add_argument("--inclusive", action="store_true", help="pck: count error <= thr (default: error < thr)")
+    coco.add_argument("--drop-zero-confidence", action="store_true",
+                      help="crowdpose: leave out results whose keypoint scores are all 0 (xtcocotools)")
+    arrays = parser.add_argument_group("pckh / lsp-pck / flic-pck / pdj / pcp")
+    arrays.add_argument("--variant", choices=("official", "hrnet", "mmpose"), default="official",
+                        help="pckh: which published evaluator's table (default official)")
+    arrays.add_argument("--head-boxes", help="pckh with an MPII JSON: gt_valid.mat with one head box per record")
+    arrays.add_argument("--one-based", action="store_true",
+                        help="predictions are MATLAB 1-based pixels: subtract 1 before scoring")
+    arrays.add_argument("--results-key", help="variable / dataset / key holding the predictions")
+    arrays.add_argument("--dataset", choices=("lsp", "flic", "h36m", "mpi_inf_3dhp"),
+                        help="pdj: lsp (default) or flic; 3D metrics: told by the npz unless given")
+    arrays.add_argument("--pcp-mode", choices=("strict", "loose"), default="strict", help="pcp (default strict)")
+    arrays.add_argument("--alpha", type=float, default=0.5, help="pcp: fraction of the part length (default 0.5)")
+    three = parser.add_argument_group("mpjpe / p-mpjpe / n-mpjpe / 3dpck")
+    three.add_argument("--results-unit", choices=("m", "cm", "mm"), default="m",
+                       help="unit of the 3D predictions (default m, as the npz files)")
+    three.add_argument("--joint-set", choices=("official", "all"), default="official",
+                       help="MPI-INF-3DHP: the official 14 joints or all 17 (MMPose 0.x)")
+
+
+# --- COCO results ----------------------------------------------------------------------------------
 
 
 def _keep_freed_memory() -> None:
@@ -61,12 +134,15 @@ def load_inputs(gt_path: str, results_path: str, num_keypoints: int):
 def _skeleton(name: str):
     from posekit.skeletons import get_skeleton
 
-    return get_skeleton(name)
+    skeleton = get_skeleton(name)
+    skeleton.sigmas_array  # ValueError when the skeleton has no sigmas
+    return skeleton
 
 
-def _run_coco(args: argparse.Namespace, skeleton) -> int:
+def _run_coco(args: argparse.Namespace) -> int:
     from posekit.metrics.coco_eval import CocoEvalParams, coco_keypoint_eval
 
+    skeleton = _skeleton(args.skeleton)
     params = CocoEvalParams(sigmas=skeleton.sigmas_array, max_dets=args.max_dets)
     gt, results = load_inputs(args.gt, args.results, params.num_keypoints)
     result = coco_keypoint_eval(gt, results, params)
@@ -74,22 +150,21 @@ def _run_coco(args: argparse.Namespace, skeleton) -> int:
     return 0
 
 
-def _run_pck(args: argparse.Namespace, skeleton) -> int:
+def _run_pck(args: argparse.Namespace) -> int:
     from posekit.metrics.pck import coco_pck
 
+    skeleton = _skeleton(args.skeleton)
     sigmas = skeleton.sigmas_array
+    thr = 0.05 if args.thr is None else args.thr
     gt, results = load_inputs(args.gt, args.results, len(sigmas))
     if len(results) and results.keypoints.shape[1] != len(sigmas):
-        from posekit.metrics.json_io import CocoFormatError
-
-        raise CocoFormatError(f"{results.source}: record 0: field 'keypoints' has {3 * results.keypoints.shape[1]} "
-                              f"values, expected {3 * len(sigmas)} for skeleton {args.skeleton}")
-    res, n_people, n_missing = coco_pck(gt, results, args.thr, sigmas, strict=not args.inclusive)
+        raise InputError(f"{results.source}: record 0: field 'keypoints' has {3 * results.keypoints.shape[1]} "
+                         f"values, expected {3 * len(sigmas)} for skeleton {args.skeleton}")
+    res, n_people, n_missing = coco_pck(gt, results, thr, sigmas, strict=not args.inclusive)
     values = {
         "PCK": res.macro,
         "PCK_pooled": res.pooled,
-        "per_keypoint": {name: (None if np.isnan(v) else float(v))
-                         for name, v in zip(skeleton.names, res.per_keypoint)},
+        "per_keypoint": {name: _number(v) for name, v in zip(skeleton.names, res.per_keypoint)},
         "threshold": res.threshold,
         "comparison": "<" if res.strict else "<=",
         "instances": n_people,
@@ -107,16 +182,365 @@ def _run_pck(args: argparse.Namespace, skeleton) -> int:
     return 0
 
 
+def _run_crowdpose(args: argparse.Namespace) -> int:
+    from posekit.metrics.crowdpose_eval import crowdpose_eval
+
+    stats = crowdpose_eval(args.gt, args.results, drop_zero_confidence=args.drop_zero_confidence)
+    if args.json:
+        print(json.dumps(stats))
+        return 0
+    print("CrowdPose keypoints (OKS 0.50:0.95, crowdIndex easy < 0.2 <= medium < 0.8 <= hard)")
+    for name, value in stats.items():
+        print(f"  {name:<10} {value:.4f}")
+    return 0
+
+
+def _run_aic(args: argparse.Namespace) -> int:
+    from posekit.metrics.aic_eval import aic_official_eval
+
+    score = 100.0 * aic_official_eval(args.gt, args.results)
+    print(json.dumps({"score": score}) if args.json else f"AI Challenger keypoint score (official): {score:.4f}")
+    return 0
+
+
+# --- prediction arrays -----------------------------------------------------------------------------
+
+
+def _number(value: float) -> float | None:
+    """JSON-safe float: NaN -> None."""
+    value = float(value)
+    return None if np.isnan(value) else value
+
+
+def _pick(arrays: dict[str, Any], path: Path, key: str | None, preferred: tuple[str, ...]) -> np.ndarray:
+    """The array named ``key``, else the first of ``preferred`` present, else the only array."""
+    names = [k for k in arrays if not k.startswith("__")]
+    if key is not None:
+        if key not in arrays:
+            raise InputError(f"{path}: field {key!r} is missing (present: {sorted(names)})")
+        return np.asarray(arrays[key])
+    for name in preferred:
+        if name in arrays:
+            return np.asarray(arrays[name])
+    if len(names) != 1:
+        raise InputError(f"{path}: holds {len(names)} arrays {sorted(names)}; name one with --results-key")
+    return np.asarray(arrays[names[0]])
+
+
+def load_array(path: str | Path, key: str | None = None) -> np.ndarray:
+    """The prediction array stored in ``path`` (``.npy``, ``.npz``, ``.mat``, ``.h5``/``.hdf5``,
+    ``.json``), as float64; ``key`` names the variable where the file holds several."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    preferred = ("preds", "pred", "predictions")
+    if not path.is_file():
+        raise InputError(f"{path}: No such file")
+    try:
+        if suffix == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                arr = _pick({k: npz[k] for k in npz.files}, path, key, preferred)
+        elif suffix == ".mat":
+            from posekit.data.readers.common import load_mat
+
+            arr = _pick(load_mat(path), path, key, preferred)
+        elif suffix in (".h5", ".hdf5"):
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                arr = _pick({k: f[k][()] for k in f.keys() if isinstance(f[k], h5py.Dataset)}, path, key, preferred)
+        elif suffix == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            arr = _pick(data, path, key, preferred) if isinstance(data, dict) else np.asarray(data)
+        else:
+            raise InputError(f"{path}: suffix {suffix!r} is not an array file (.npy .npz .mat .h5 .json)")
+    except InputError:
+        raise
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: not valid JSON: {err}") from None
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
+        raise InputError(f"{path}: cannot be read as {suffix} ({err})") from None
+    try:
+        return np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: field {key or 'predictions'!r} is not a numeric array") from None
+
+
+def poses_2d(arr: np.ndarray, num_joints: int, source: str) -> np.ndarray:
+    """``(N, K, 2)`` from ``(N, K, 2|3)`` or eval_pose's ``(2|3, K, N)``; InputError otherwise."""
+    if arr.ndim == 3 and arr.shape[1] == num_joints and arr.shape[2] in (2, 3):
+        return arr[:, :, :2]
+    if arr.ndim == 3 and arr.shape[1] == num_joints and arr.shape[0] in (2, 3):
+        return arr[:2].transpose(2, 1, 0)
+    raise InputError(f"{source}: field 'predictions' has shape {arr.shape}, expected (N, {num_joints}, 2) "
+                     f"or ({2}, {num_joints}, N)")
+
+
+def _predictions(args: argparse.Namespace, num_joints: int) -> np.ndarray:
+    pred = poses_2d(load_array(args.results, args.results_key), num_joints, args.results)
+    return pred - 1.0 if args.one_based else pred
+
+
+def _match_count(pred: np.ndarray, gt: np.ndarray, test: np.ndarray | None, args: argparse.Namespace) -> np.ndarray:
+    """Ground truth rows the predictions cover: all, or the test split (``test`` bool mask)."""
+    if len(pred) == len(gt):
+        return gt
+    if test is not None and len(pred) == int(test.sum()):
+        return gt[test]
+    split = f" or the {int(test.sum())} test images" if test is not None else ""
+    raise InputError(f"{args.results}: field 'predictions' holds {len(pred)} poses; {args.gt} has "
+                     f"{len(gt)} people{split}")
+
+
+# --- MPII PCKh -------------------------------------------------------------------------------------
+
+
+def mpii_ground_truth(path: str, head_boxes: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(gt (N, 16, 2), annotated (N, 16) bool, head_size (N,) float64)`` of an MPII file in
+    reader order (module docstring); 0-based pixels."""
+    from posekit.data.readers.mpii import read_mpii
+
+    kwargs = {"head_boxes": head_boxes} if head_boxes else {}
+    samples = list(read_mpii(path, **kwargs))
+    if not samples:
+        raise InputError(f"{path}: holds no people")
+    missing = next((s for s in samples if "head_sizes" not in s.meta), None)
+    if missing is not None:
+        raise InputError(f"{path}: image {missing.meta.get('file')}: field 'head_sizes' is missing "
+                         f"(an MPII JSON needs --head-boxes gt_valid.mat)")
+    gt = np.concatenate([s.keypoints for s in samples]).astype(np.float64)
+    mask = np.concatenate([s.visibility for s in samples]) > 0
+    heads = np.concatenate([np.asarray(s.meta["head_sizes"], np.float64) for s in samples])
+    if Path(path).suffix.lower() in (".h5", ".json"):  # ids = record index in the file
+        order = np.argsort(np.concatenate([s.ids for s in samples]), kind="stable")
+        gt, mask, heads = gt[order], mask[order], heads[order]
+    return gt, mask, heads
+
+
+def _run_pckh(args: argparse.Namespace) -> dict[str, Any]:
+    from posekit.metrics.pckh import mpii_pckh
+
+    gt, mask, heads = mpii_ground_truth(args.gt, args.head_boxes)
+    pred = _predictions(args, 16)
+    _match_count(pred, gt, None, args)
+    res = mpii_pckh(pred, gt, mask, heads, variant=args.variant)
+    return {"metric": "pckh", "variant": args.variant, "people": len(gt), "table": res.table}
+
+
+# --- LSP / FLIC ------------------------------------------------------------------------------------
+
+#: FLIC10 (eval_pose) from posekit's 11-joint ``flic`` skeleton: nose, neck = mean(l_shoulder,
+#: r_shoulder), r_shoulder, r_elbow, r_wrist, r_hip, l_shoulder, l_elbow, l_wrist, l_hip.
+_FLIC11_TO_10 = (10, (0, 3), 3, 4, 5, 7, 0, 1, 2, 6)
+
+
+def lsp_ground_truth(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(gt (N, 14, 2) 0-based, test (N,) bool)`` of an LSP ``joints.mat``."""
+    from posekit.data.readers.lsp import read_lsp
+
+    samples = list(read_lsp(path))
+    gt = np.concatenate([s.keypoints for s in samples]).astype(np.float64)
+    return gt, np.array([s.meta.get("split") == "test" for s in samples])
+
+
+def flic_ground_truth(path: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(gt (N, 10, 2) 0-based in eval_pose's FLIC10 order, test (N,) bool or None)`` of FLIC's
+    ``examples.mat`` struct or of eval_pose's ``joints`` array (``2 x 10 x N``, 1-based)."""
+    from posekit.data.readers.common import load_mat
+    from posekit.data.readers.flic import read_flic
+
+    arrays = load_mat(path)
+    joints = arrays.get("joints")
+    if isinstance(joints, np.ndarray) and joints.ndim == 3 and joints.shape[:2] in ((2, 10), (3, 10)):
+        return joints[:2].transpose(2, 1, 0).astype(np.float64) - 1.0, None
+    samples = list(read_flic(path))
+    kp11 = np.concatenate([s.keypoints for s in samples]).astype(np.float64)
+    kp11[np.concatenate([s.visibility for s in samples]) == 0] = np.nan  # unlabelled joint: wrong, as eval_pose
+    gt = np.stack([kp11[:, j] if isinstance(j, int) else kp11[:, list(j)].mean(axis=1) for j in _FLIC11_TO_10],
+                  axis=1)
+    return gt, np.array([s.meta.get("split") == "test" for s in samples])
+
+
+def _torso_rows(res, thresholds: tuple[float, ...]) -> dict[str, dict[str, float]]:
+    return {f"{t:g}": res.at(t) for t in thresholds}
+
+
+def _run_torso(args: argparse.Namespace) -> dict[str, Any]:
+    from posekit.metrics.lsp_flic import FLIC10, LSP14, PCK_THRESHOLDS, pdj, torso_pck
+
+    flic = args.metric == "flic-pck" or (args.metric == "pdj" and args.dataset == "flic")
+    gt, test = flic_ground_truth(args.gt) if flic else lsp_ground_truth(args.gt)
+    layout = FLIC10 if flic else LSP14
+    pred = _predictions(args, len(layout.joints))
+    gt = _match_count(pred, gt, test, args)
+    if args.metric == "pdj":
+        res = pdj(pred, gt, layout)
+        return {"metric": "pdj", "layout": layout.name, "images": len(gt),
+                "table": _torso_rows(res, (0.1, 0.2, 0.3, 0.4)), "AUC": res.auc}
+    thr = 0.2 if args.thr is None else args.thr
+    thresholds = PCK_THRESHOLDS if thr <= 0.2 else np.append(PCK_THRESHOLDS, thr)
+    res = torso_pck(pred, gt, layout, thresholds)
+    return {"metric": args.metric, "layout": layout.name, "images": len(gt), "threshold": thr,
+            "table": {f"{thr:g}": res.at(thr)}, "AUC": float(res.auc) if thr <= 0.2 else None}
+
+
+def _run_pcp(args: argparse.Namespace) -> dict[str, Any]:
+    from posekit.metrics.pcp import pcp
+
+    gt, test = lsp_ground_truth(args.gt)
+    pred = _predictions(args, 14)
+    gt = _match_count(pred, gt, test, args)
+    res = pcp(pred, gt, alpha=args.alpha, mode=args.pcp_mode)
+    return {"metric": "pcp", "mode": res.mode, "alpha": res.alpha, "images": len(gt),
+            "table": {"PCP": {**res.groups, "Mean": res.mean}}}
+
+
+# --- 3D --------------------------------------------------------------------------------------------
+
+
+def _dataset_3d(path: str, dataset: str | None) -> str:
+    if dataset in ("h36m", "mpi_inf_3dhp"):
+        return dataset
+    from posekit.data.readers.h36m import parse_h36m_image_name
+
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            names = npz["imgname"] if "imgname" in npz.files else None
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
+        raise InputError(f"{path}: cannot be read as an npz ({err})") from None
+    if names is None:
+        raise InputError(f"{path}: field 'imgname' is missing: not an MMPose Human3.6M / MPI-INF-3DHP npz")
+    first = str(names[0]) if len(names) else ""
+    try:
+        parse_h36m_image_name(first)
+        return "h36m"
+    except ValueError:
+        return "mpi_inf_3dhp"
+
+
+def ground_truth_3d(path: str, dataset: str) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """``(gt (N, J, 3) metres, mask (N, J) bool, metas)`` of an MMPose npz, one row per frame."""
+    from posekit.data.readers import read_dataset
+
+    samples = list(read_dataset(dataset, path))
+    if not samples or any(s.keypoints_3d is None for s in samples):
+        raise InputError(f"{path}: field 'S' is missing: the file holds no 3D ground truth")
+    order = np.argsort(np.concatenate([s.ids for s in samples]), kind="stable")
+    samples = [samples[i] for i in order]
+    gt = np.concatenate([s.keypoints_3d for s in samples]).astype(np.float64)
+    mask = np.concatenate([np.asarray(s.meta["visibility_3d"]) for s in samples]) > 0
+    return gt, mask, [s.meta for s in samples]
+
+
+def _run_3d(args: argparse.Namespace) -> dict[str, Any]:
+    from posekit.metrics.mpjpe import UNIT_TO_MM
+
+    dataset = _dataset_3d(args.gt, args.dataset)
+    gt, mask, metas = ground_truth_3d(args.gt, dataset)
+    pred = load_array(args.results, args.results_key) * (UNIT_TO_MM[args.results_unit] / 1000.0)
+    if pred.shape != gt.shape:
+        raise InputError(f"{args.results}: field 'predictions' has shape {pred.shape}, expected {gt.shape} "
+                         f"(one (J, 3) pose per row of {args.gt})")
+    alignment = {"mpjpe": "none", "p-mpjpe": "procrustes", "n-mpjpe": "scale", "3dpck": "none"}[args.metric]
+    out: dict[str, Any] = {"metric": args.metric, "dataset": dataset, "frames": len(gt), "alignment": alignment}
+    if dataset == "mpi_inf_3dhp":
+        from posekit.metrics.protocols import mpi_inf_3dhp_report
+
+        rep = mpi_inf_3dhp_report(pred, gt, mask, joint_set=args.joint_set, alignment=alignment, unit="m",
+                                  sequences=[str(m.get("sequence")) for m in metas])
+        out.update({"3DPCK": 100 * rep.pck, "AUC": 100 * rep.auc, "MPJPE_mm": rep.mpjpe,
+                    "per_group_3DPCK": {k: 100 * v for k, v in rep.per_group_pck.items()},
+                    "per_sequence": {k: {"3DPCK": 100 * p, "AUC": 100 * a, "MPJPE_mm": e}
+                                     for k, (p, a, e) in rep.per_sequence.items()},
+                    "joint_set": args.joint_set})
+        return out
+    from dataclasses import replace
+
+    from posekit.metrics.pck3d import AUC_THRESHOLDS_MM, PCK3D_THRESHOLD_MM, auc3d_from_errors, pck3d_from_errors
+    from posekit.metrics.protocols import VIDEOPOSE3D_P1, h36m_errors, h36m_report
+
+    protocol = replace(VIDEOPOSE3D_P1, name=f"h36m-{args.metric}", alignment=alignment)
+    if args.metric == "3dpck":
+        errors = h36m_errors(pred, gt, protocol) * 1000.0
+        out.update({"3DPCK": 100 * pck3d_from_errors(errors, PCK3D_THRESHOLD_MM, mask),
+                    "AUC": 100 * auc3d_from_errors(errors, AUC_THRESHOLDS_MM, mask)})
+        return out
+    rep = h36m_report(pred, gt, [str(m["action"]) for m in metas], protocol, mask, unit="m")
+    out.update({"action_mean_mm": rep.action_mean, "frame_mean_mm": rep.frame_mean, "per_action_mm": rep.per_action,
+                "missing_actions": list(rep.missing_actions)})
+    return out
+
+
+# --- printing --------------------------------------------------------------------------------------
+
+
+def _print_table(title: str, rows: dict[str, dict[str, float]]) -> None:
+    """Rows of named columns under a title, values with two decimals."""
+    print(title)
+    columns = list(next(iter(rows.values())))
+    width = max(8, *(len(c) + 1 for c in columns))
+    label = max(6, *(len(r) + 1 for r in rows))
+    print(" " * label + "".join(f"{c:>{width}}" for c in columns))
+    for name, row in rows.items():
+        print(f"{name:<{label}}" + "".join(f"{row[c]:>{width}.2f}" for c in columns))
+
+
+def _print_report(values: dict[str, Any]) -> None:
+    metric = values["metric"]
+    if metric == "pckh":
+        _print_table(f"MPII PCKh ({values['variant']}), {values['people']} people", {"PCKh": values["table"]})
+    elif metric in ("lsp-pck", "flic-pck", "pdj", "pcp"):
+        what = {"pdj": "PDJ", "pcp": f"PCP ({values.get('mode')}, alpha {values.get('alpha')})"}.get(metric, "PCK")
+        _print_table(f"{values.get('layout', 'lsp14')} {what}, {values['images']} images, threshold per row",
+                     values["table"])
+        if values.get("AUC") is not None:
+            print(f"AUC: {values['AUC']:.2f}")
+    elif values["dataset"] == "mpi_inf_3dhp":
+        print(f"MPI-INF-3DHP ({values['joint_set']} joints, alignment {values['alignment']}), "
+              f"{values['frames']} frames")
+        print(f"  3DPCK@150mm {values['3DPCK']:.2f}   AUC {values['AUC']:.2f}   MPJPE {values['MPJPE_mm']:.2f} mm")
+        _print_table("  3DPCK per group", {"3DPCK": values["per_group_3DPCK"]})
+        for name, row in values["per_sequence"].items():
+            print(f"  {name:<8} 3DPCK {row['3DPCK']:.2f}   AUC {row['AUC']:.2f}   MPJPE {row['MPJPE_mm']:.2f} mm")
+    elif metric == "3dpck":
+        print(f"Human3.6M 3DPCK@150mm (root-relative, 17 joints), {values['frames']} frames")
+        print(f"  3DPCK {values['3DPCK']:.2f}   AUC {values['AUC']:.2f}")
+    else:
+        print(f"Human3.6M {metric.upper()} (root-relative, alignment {values['alignment']}), {values['frames']} frames")
+        print(f"  action mean {values['action_mean_mm']:.2f} mm   frame mean {values['frame_mean_mm']:.2f} mm")
+        for action, value in values["per_action_mm"].items():
+            print(f"  {action:<14} {value:.2f} mm")
+        if values["missing_actions"]:
+            print(f"  no frame of: {', '.join(values['missing_actions'])} (action mean not comparable with "
+                  f"published tables)")
+
+
+_RUNNERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "pckh": _run_pckh, "lsp-pck": _run_torso, "flic-pck": _run_torso, "pdj": _run_torso, "pcp": _run_pcp,
+    **{m: _run_3d for m in METRICS_3D},
+}
+
+
 def run(args: argparse.Namespace) -> int:
     from posekit.metrics.json_io import CocoFormatError
 
     _keep_freed_memory()
     try:
-        skeleton = _skeleton(args.skeleton)
-        skeleton.sigmas_array  # ValueError when the skeleton has no sigmas
+        if args.metric == "coco":
+            return _run_coco(args)
         if args.metric == "pck":
-            return _run_pck(args, skeleton)
-        return _run_coco(args, skeleton)
+            return _run_pck(args)
+        if args.metric == "crowdpose":
+            return _run_crowdpose(args)
+        if args.metric == "aic":
+            return _run_aic(args)
+        values = _RUNNERS[args.metric](args)
+        if args.json:
+            print(json.dumps(values))
+        else:
+            _print_report(values)
+        return 0
     except (CocoFormatError, ValueError) as exc:
         message = str(exc)
     except OSError as exc:

@@ -30,7 +30,8 @@ from tqdm import tqdm
 from posekit.codecs.heatmap import HeatmapCodec
 from posekit.data.datasets import IMAGENET_MEAN, IMAGENET_STD, Augment, TopDownDataset
 from posekit.data.readers.coco import read_coco_keypoints
-from posekit.engine.checkpoint import atomic_write_bytes, atomic_write_json, load_training_state, save_training_state
+from posekit.atomic import atomic_write_bytes, atomic_write_json
+from posekit.engine.checkpoint import load_training_state, save_training_state
 from posekit.models.checkpoints import load_checkpoint, save_safetensors
 from posekit.models.losses import heatmap_mse_loss
 from posekit.models.zoo import build_model

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from posekit.data.datasets import read_rgb
-from posekit.engine.checkpoint import atomic_write_bytes, atomic_write_json
+from posekit.atomic import atomic_write_bytes, atomic_write_json
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
