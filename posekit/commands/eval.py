@@ -51,6 +51,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -124,11 +126,21 @@ def _keep_freed_memory() -> None:
 
 
 def load_inputs(gt_path: str, results_path: str, num_keypoints: int):
-    """``(CocoGroundTruth, CocoResults)`` read from the two files."""
+    """``(CocoGroundTruth, CocoResults)`` read from the two files.
+
+    Where the machine has a second core and ``fork`` exists, the ground truth is parsed in a
+    forked child while this process parses the results (the two reads are independent and
+    together are most of an evaluation's time); errors are raised here either way.
+    """
     from posekit.metrics.coco_eval import load_coco_gt
     from posekit.metrics.json_io import read_coco_results
 
-    return load_coco_gt(gt_path, num_keypoints=num_keypoints), read_coco_results(results_path)
+    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return load_coco_gt(gt_path, num_keypoints=num_keypoints), read_coco_results(results_path)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        pending = pool.apply_async(load_coco_gt, (gt_path,), {"num_keypoints": num_keypoints})
+        results = read_coco_results(results_path)
+        return pending.get(), results
 
 
 def _skeleton(name: str):
