@@ -278,3 +278,35 @@ def test_no_metric_imports_torch_or_cv2(tmp_path):
             "print('CODES', codes, 'HEAVY', sorted(m for m in ('torch', 'cv2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert f"CODES {[0] * len(runs)} HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+def test_pck_torso_normalisation_from_the_cli(tmp_path):
+    """`--norm torso` scores against ||left_shoulder - right_hip||: a 4.9 px error on a 50 px torso
+    is within 0.1, a 5.1 px error is not."""
+    import json as _json
+    import subprocess as _sp
+    import sys as _sys
+
+    kps = [0.0] * 51
+    for j, (x, y) in {5: (130, 100), 12: (100, 140), 0: (115, 80)}.items():  # l_shoulder, r_hip, nose
+        kps[3 * j:3 * j + 3] = [x, y, 2]
+    gt = {"images": [{"id": 1, "file_name": "a.jpg", "width": 300, "height": 300}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [90, 70, 60, 200], "area": 6000,
+                           "iscrowd": 0, "num_keypoints": 3, "keypoints": kps}],
+          "categories": [{"id": 1, "name": "person"}]}
+    pred = list(kps)
+    pred[0] += 4.9   # nose
+    pred[15] += 5.1  # left shoulder
+    for j in range(17):
+        pred[3 * j + 2] = 0.9
+    (tmp_path / "gt.json").write_text(_json.dumps(gt))
+    (tmp_path / "res.json").write_text(_json.dumps([{"image_id": 1, "category_id": 1, "keypoints": pred,
+                                                      "score": 0.9}]))
+    out = _sp.run([_sys.executable, "-m", "posekit.cli", "eval", "--metric", "pck", "--norm", "torso", "--thr", "0.1",
+                   "--gt", str(tmp_path / "gt.json"), "--results", str(tmp_path / "res.json"), "--json"],
+                  capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    values = _json.loads(out.stdout)
+    assert values["normaliser"] == "torso"
+    assert values["per_keypoint"]["nose"] == 1.0 and values["per_keypoint"]["left_shoulder"] == 0.0
+    assert values["PCK_pooled"] == pytest.approx(2 / 3)

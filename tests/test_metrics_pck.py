@@ -104,3 +104,25 @@ def test_properties(inputs, thr, factor):
         # (up to rounding at the threshold, so compare the errors)
         scaled = normalized_errors(pred * factor, gt * factor, mask, norm * factor)
         assert np.allclose(scaled, normalized_errors(pred, gt, mask, norm), equal_nan=True, rtol=1e-9, atol=1e-12)
+
+
+def test_torso_and_head_normalisers():
+    from posekit.metrics.pck import head_norm, torso_norm
+    from posekit.skeletons import get_skeleton
+
+    sk = get_skeleton("coco17")
+    gt = np.zeros((2, 17, 2))
+    gt[0, sk.index("left_shoulder")] = [30, 0]
+    gt[0, sk.index("right_hip")] = [0, 40]          # torso diagonal 50
+    gt[1, sk.index("left_shoulder")] = [np.nan, 0]  # missing -> instance left out
+    norm = torso_norm(gt, "coco17")
+    assert norm[0] == 50 and np.isnan(norm[1])
+    pred = gt.copy()
+    pred[0, 0] += [4.9, 0]                       # 0.098 of the torso: correct at 0.1
+    pred[0, 1] += [5.0, 0]                       # exactly 0.1: wrong with '<', right with '<='
+    mask = np.zeros((2, 17), bool)
+    mask[:, :2] = True
+    assert pck(pred, gt, mask, norm, 0.1).pooled == 0.5
+    assert pck(pred, gt, mask, norm, 0.1, strict=False).pooled == 1.0
+    # MPII head size: 0.6 x the head-box diagonal (a 30 x 40 box -> 0.6 * 50)
+    assert head_norm(np.array([[10, 10, 40, 50]]))[0] == pytest.approx(30.0)

@@ -83,6 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="pck: threshold on error / max(w, h) (default 0.05); lsp-pck, flic-pck: on error / "
                            "torso (default 0.2, a multiple of 0.01 up to 0.2)")
     coco.add_argument("--inclusive", action="store_true", help="pck: count error <= thr (default: error < thr)")
+    coco.add_argument("--norm", choices=("bbox", "torso"), default="bbox",
+                      help="pck: normalise by max(w, h) of the GT box (default) or the GT torso "
+                           "||left_shoulder - right_hip||")
     coco.add_argument("--drop-zero-confidence", action="store_true",
                       help="crowdpose: leave out results whose keypoint scores are all 0 (xtcocotools)")
     arrays = parser.add_argument_group("pckh / lsp-pck / flic-pck / pdj / pcp")
@@ -172,20 +175,23 @@ def _run_pck(args: argparse.Namespace) -> int:
     if len(results) and results.keypoints.shape[1] != len(sigmas):
         raise InputError(f"{results.source}: record 0: field 'keypoints' has {3 * results.keypoints.shape[1]} "
                          f"values, expected {3 * len(sigmas)} for skeleton {args.skeleton}")
-    res, n_people, n_missing = coco_pck(gt, results, thr, sigmas, strict=not args.inclusive)
+    res, n_people, n_missing = coco_pck(gt, results, thr, sigmas, strict=not args.inclusive,
+                                          norm=args.norm, skeleton=skeleton)
     values = {
         "PCK": res.macro,
         "PCK_pooled": res.pooled,
         "per_keypoint": {name: _number(v) for name, v in zip(skeleton.names, res.per_keypoint)},
         "threshold": res.threshold,
         "comparison": "<" if res.strict else "<=",
+        "normaliser": args.norm,
         "instances": n_people,
         "instances_without_result": n_missing,
     }
     if args.json:
         print(json.dumps(values))
         return 0
-    print(f"PCK@{res.threshold:g} (error / max(w, h) {values['comparison']} thr), {n_people} people, "
+    norm_text = "max(w, h)" if args.norm == "bbox" else "torso"
+    print(f"PCK@{res.threshold:g} (error / {norm_text} {values['comparison']} thr), {n_people} people, "
           f"{values['instances_without_result']} without a result")
     print(f"  mean over keypoints (MMPose 'PCK'): {res.macro:.4f}")
     print(f"  pooled over all joints:             {res.pooled:.4f}")

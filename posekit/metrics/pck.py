@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PCKResult", "bbox_norm", "coco_pck", "normalized_errors", "pck"]
+__all__ = ["PCKResult", "bbox_norm", "coco_pck", "head_norm", "normalized_errors", "pck", "torso_norm"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,29 @@ def bbox_norm(bbox_xywh: np.ndarray) -> np.ndarray:
     """``max(w, h)`` per box: ``(N, 4)`` ``[x, y, w, h]`` -> ``(N,)`` (MMPose's ``'bbox'`` norm)."""
     box = np.asarray(bbox_xywh, dtype=np.float64).reshape(-1, 4)
     return np.maximum(box[:, 2], box[:, 3])
+
+
+def torso_norm(gt: np.ndarray, skeleton, pair: tuple[str, str] = ("left_shoulder", "right_hip")) -> np.ndarray:
+    """Torso size per instance: ``||gt[a] - gt[b]||`` of the joints named ``pair`` -> ``(N,)``.
+
+    The default pair is the diagonal used by LSP/FLIC's PCK (Sapp & Taskar) and MMPose's
+    ``norm_item='torso'`` (JHMDB l_shoulder, r_hip). ``skeleton`` is a
+    :class:`~posekit.skeletons.Skeleton` or a name; ``gt`` is ``(N, K, 2)``. Instances where
+    either joint is missing (NaN) get NaN and are then left out by :func:`normalized_errors`.
+    """
+    from posekit.skeletons import as_skeleton
+
+    sk = as_skeleton(skeleton)
+    a, b = sk.index(pair[0]), sk.index(pair[1])
+    gt = np.asarray(gt, dtype=np.float64)
+    return np.linalg.norm(gt[:, a] - gt[:, b], axis=-1)
+
+
+def head_norm(head_boxes: np.ndarray, factor: float = 0.6) -> np.ndarray:
+    """MPII head size per instance: ``factor * ||(x2, y2) - (x1, y1)||`` of ``(N, 4)`` head boxes
+    (SC_BIAS = 0.6 in the official ``util_get_head_size.m``) -> ``(N,)``."""
+    boxes = np.asarray(head_boxes, dtype=np.float64).reshape(-1, 4)
+    return factor * np.linalg.norm(boxes[:, 2:] - boxes[:, :2], axis=1)
 
 
 def normalized_errors(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, norm: np.ndarray) -> np.ndarray:
@@ -108,14 +131,16 @@ def pck(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, norm: np.ndarray, th
 
 
 def coco_pck(gt, results, thr: float, sigmas: np.ndarray | None = None, *,
-             strict: bool = True) -> tuple[PCKResult, int, int]:
+             strict: bool = True, norm: str = "bbox", skeleton="coco17") -> tuple[PCKResult, int, int]:
     """Box-normalised PCK of COCO keypoint results against COCO ground truth.
 
     ``gt``: a :class:`~posekit.metrics.coco_eval.CocoGroundTruth`; ``results``: a
     :class:`~posekit.metrics.json_io.CocoResults`. Every non-crowd GT person with a labelled
     keypoint is scored against the result of its image with the highest OKS (``sigmas``); a
     person without any result counts as wrong on all its labelled joints. The normaliser is
-    ``max(w, h)`` of the GT box (MMPose ``norm_item='bbox'``). Returns the :class:`PCKResult`,
+    ``max(w, h)`` of the GT box (``norm="bbox"``, MMPose ``norm_item='bbox'``) or the GT torso
+    diagonal of ``skeleton`` (``norm="torso"``, see :func:`torso_norm`; people without both
+    joints labelled are left out). Returns the :class:`PCKResult`,
     the number of people scored and how many had no result.
     """
     from posekit.metrics.coco_eval import best_oks_match
@@ -125,5 +150,12 @@ def coco_pck(gt, results, thr: float, sigmas: np.ndarray | None = None, *,
     pred = np.full((people.size,) + gt.keypoints.shape[1:], np.nan)
     found = best[people] >= 0
     pred[found] = results.keypoints[best[people][found]]
-    res = pck(pred, gt.keypoints[people], gt.visible[people], bbox_norm(gt.bbox[people]), thr, strict=strict)
+    if norm == "bbox":
+        scale = bbox_norm(gt.bbox[people])
+    elif norm == "torso":
+        torso_gt = np.where(gt.visible[people][..., None], gt.keypoints[people], np.nan)
+        scale = torso_norm(torso_gt, skeleton)
+    else:
+        raise ValueError(f"coco_pck: norm must be 'bbox' or 'torso', got {norm!r}")
+    res = pck(pred, gt.keypoints[people], gt.visible[people], scale, thr, strict=strict)
     return res, int(people.size), int((~found).sum())
