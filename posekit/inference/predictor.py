@@ -1,7 +1,6 @@
 """Batch prediction over image files: overlays + COCO results, bad files skipped and reported."""
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,28 +33,16 @@ def image_id_for(path: Path, index: int, ids_by_name: dict[str, int] | None) -> 
     return int(path.stem) if path.stem.isdigit() else index + 1
 
 
-def read_detections(path: str | Path, min_score: float = 0.0) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Person boxes from a COCO detection-results file -> ``{image_id: (boxes (N,4) xyxy, scores (N,))}``."""
-    path = Path(path)
-    try:
-        records = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: cannot read detections ({err})") from None
-    if not isinstance(records, list):
-        raise ValueError(f"{path}: a COCO detection-results file is a JSON list")
-    by_image: dict[int, list[tuple[list[float], float]]] = {}
-    for i, r in enumerate(records):
-        for key in ("image_id", "bbox", "score"):
-            if not isinstance(r, dict) or key not in r:
-                raise ValueError(f"{path}: record {i}: missing field {key!r}")
-        if r.get("category_id", 1) != 1 or r["score"] < min_score:
-            continue
-        if len(r["bbox"]) != 4:
-            raise ValueError(f"{path}: record {i}: field 'bbox' must have 4 values [x, y, w, h]")
-        x, y, w, h = map(float, r["bbox"])
-        by_image.setdefault(int(r["image_id"]), []).append(([x, y, x + w, y + h], float(r["score"])))
-    return {k: (np.array([b for b, _ in v], np.float32), np.array([s for _, s in v], np.float32))
-            for k, v in by_image.items()}
+def read_detections(path: str | Path, min_score: float = 0.0) -> dict[int | str, tuple[np.ndarray, np.ndarray]]:
+    """Person boxes of a COCO detection-results file scoring at least ``min_score``:
+    ``{image_id: (boxes (N, 4) xyxy, scores (N,))}`` (see ``read_coco_detections``)."""
+    from posekit.data.readers.coco import read_coco_detections
+
+    kept = {}
+    for image_id, (boxes, scores) in read_coco_detections(path, category_id=1).items():
+        keep = scores >= min_score
+        kept[image_id] = (boxes[keep], scores[keep])
+    return kept
 
 
 @dataclass
