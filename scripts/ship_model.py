@@ -23,6 +23,7 @@ def main() -> int:
     parser.add_argument("checkpoint", help="checkpoint directory written by posekit train")
     parser.add_argument("name", help="zoo name")
     parser.add_argument("--metrics", help="benchmark JSON whose 'accuracy' and 'latency_ms' go into the record")
+    parser.add_argument("--training-note", help="how the checkpoint was trained (device, command, log file)")
     args = parser.parse_args()
     ckpt = Path(args.checkpoint)
     record = json.loads((ckpt / "record.json").read_text())
@@ -38,6 +39,8 @@ def main() -> int:
         record["recipe"] = str(recipe.relative_to(ROOT)) if recipe.is_relative_to(ROOT) else recipe.name
     record["trained_on"] = "posekit synthetic benchmark (single mode)"
     record["licence"] = "Apache-2.0 (weights trained by posekit on its own synthetic data)"
+    if args.training_note:
+        record["training_note"] = args.training_note
     if args.metrics:
         bench = json.loads(Path(args.metrics).read_text())
         record["metrics"] = {**bench["accuracy"], "latency_ms_b1": bench["latency_ms"]["full_pipeline_b1"],

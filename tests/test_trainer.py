@@ -97,3 +97,51 @@ def test_lr_schedule_warms_up_then_decays():
     lrs = [lr_at(s, 100, 1.0, 10) for s in range(100)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] > 0.01
+
+
+class _TwoStage(torch.nn.Module):
+    """A model with intermediate supervision: two 1x1-conv 'stages' on a fixed input."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Conv2d(3, 2, 1)
+        self.b = torch.nn.Conv2d(2, 2, 1)
+
+    def forward_train(self, x):
+        first = self.a(x)
+        return [first, self.b(first)]
+
+    def forward(self, x):
+        return self.forward_train(x)[-1]
+
+
+def test_training_loss_sums_heatmap_mse_over_forward_train_outputs():
+    from posekit.engine.trainer import training_loss
+    from posekit.models.losses import heatmap_mse_loss
+
+    model = _TwoStage()
+    x, target, weight = torch.randn(2, 3, 4, 4), torch.rand(2, 2, 4, 4), torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    expected = sum(heatmap_mse_loss(o, target, weight) for o in model.forward_train(x))
+    assert torch.allclose(training_loss(model, x, target, weight), expected)
+
+
+def test_training_loss_uses_the_models_own_loss():
+    from posekit.engine.trainer import training_loss
+
+    model = _TwoStage()
+    model.loss = lambda outputs, target, weight: torch.tensor(float(len(outputs)))
+    assert training_loss(model, torch.randn(1, 3, 4, 4), torch.zeros(1, 2, 4, 4), torch.ones(1, 2)).item() == 2.0
+
+
+def test_codec_type_is_checked_and_device_must_exist():
+    from posekit.codecs import build_codec
+    from posekit.engine.trainer import resolve_device
+
+    with pytest.raises(ValueError, match="'type'"):
+        build_codec({"type": "paf"}, (64, 64), (16, 16))
+    with pytest.raises(ValueError, match="heatmap_size"):
+        build_codec({}, (64, 64), None)
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            resolve_device("cuda")

@@ -5,7 +5,11 @@ Recipe keys (see ``configs/*.yaml``): ``name``, ``arch`` + ``arch_kwargs`` (a
 ``codec``, ``data.train``/``data.val`` (either ``{ann_file, image_dir}`` or
 ``{synth: {mode, num, seed, size}}``, generated once into the cache), ``augment``,
 ``train`` (epochs, batch_size, lr, weight_decay, warmup_steps, seed, workers, threads,
-eval_every, channels_last, autocast: bfloat16).
+eval_every, channels_last, autocast: bfloat16, device: cpu|cuda|auto).
+
+Models follow the contract of ``posekit.models.zoo``: ``forward_train(x)`` (optional) returns
+every supervised output, ``loss(outputs, target, target_weight)`` (optional) is the method's
+own loss; the default is the heatmap MSE summed over the outputs.
 
 Reproducibility: weights are initialised from ``train.seed``; the shuffle order of epoch
 ``e`` comes from ``(seed, e)``; augmentation from ``(seed, e, index)``. A checkpoint is
@@ -27,7 +31,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from posekit.codecs.heatmap import HeatmapCodec
+from posekit.codecs import build_codec as _build_codec
 from posekit.data.datasets import IMAGENET_MEAN, IMAGENET_STD, Augment, TopDownDataset
 from posekit.data.readers.coco import read_coco_keypoints
 from posekit.atomic import atomic_write_bytes, atomic_write_json
@@ -77,19 +81,44 @@ def resolve_split(split: dict[str, Any]) -> tuple[Path, Path]:
     return Path(split["ann_file"]), Path(split["image_dir"])
 
 
-def build_codec(config: dict[str, Any]) -> HeatmapCodec:
-    return HeatmapCodec(input_size=tuple(config["input_size"]), heatmap_size=tuple(config["heatmap_size"]),
-                        **config["codec"])
+def build_codec(config: dict[str, Any]):
+    """The recipe's codec (heatmap or regression, see ``posekit.codecs``)."""
+    heatmap_size = config.get("heatmap_size")
+    return _build_codec(config["codec"], tuple(config["input_size"]),
+                        tuple(heatmap_size) if heatmap_size is not None else None)
+
+
+def training_loss(model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor,
+                  target_weight: torch.Tensor) -> torch.Tensor:
+    """The model's training loss on one batch: its own ``loss`` over ``forward_train`` outputs, or the
+    heatmap MSE summed over them (intermediate supervision)."""
+    outputs = model.forward_train(images) if hasattr(model, "forward_train") else [model(images)]
+    if hasattr(model, "loss"):
+        return model.loss(outputs, target, target_weight)
+    return sum(heatmap_mse_loss(out.float(), target, target_weight) for out in outputs)
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """``cpu``, ``cuda[:N]`` or ``auto`` (CUDA when available) -> a torch device."""
+    name = name or "cpu"
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"train.device {name!r}: CUDA is not available in this torch build")
+    return device
 
 
 def model_record(config: dict[str, Any], metrics: dict[str, Any] | None = None) -> dict[str, Any]:
     """What ``posekit.load`` needs to rebuild and use the trained model."""
-    return {"name": config["name"], "arch": config["arch"], "arch_kwargs": config.get("arch_kwargs", {}),
-            "skeleton": config["skeleton"], "input_size": list(config["input_size"]),
-            "heatmap_size": list(config["heatmap_size"]), "codec": config["codec"],
+    record = {"name": config["name"], "arch": config["arch"], "arch_kwargs": config.get("arch_kwargs", {}),
+            "skeleton": config["skeleton"], "input_size": list(config["input_size"]), "codec": config["codec"],
             "normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "color": "RGB"},
             "box_padding": config.get("box_padding", 1.25), "recipe": config.get("_path"),
             "metrics": metrics or {}}
+    if config.get("heatmap_size") is not None:
+        record["heatmap_size"] = list(config["heatmap_size"])
+    return record
 
 
 def lr_at(step: int, total_steps: int, base_lr: float, warmup_steps: int) -> float:
@@ -137,13 +166,16 @@ def train(config: dict[str, Any], work_dir: str | Path, resume: bool = False,
     tc = config["train"]
     seed = int(tc.get("seed", 0))
     torch.set_num_threads(int(tc.get("threads", os.cpu_count() or 1)))
+    device = resolve_device(tc.get("device"))
     torch.manual_seed(seed)
     skeleton = get_skeleton(config["skeleton"])
     codec = build_codec(config)
     model = build_model(config["arch"], num_keypoints=skeleton.num_keypoints, **config.get("arch_kwargs", {}))
     # optional CPU speed-ups: channels-last tensors, bfloat16 autocast (fast where the CPU has AMX/AVX512-BF16)
     memory_format = torch.channels_last if tc.get("channels_last", False) else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
+    model = model.to(device=device, memory_format=memory_format)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
     bf16 = tc.get("autocast") == "bfloat16"
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(tc["lr"]),
                                   weight_decay=float(tc.get("weight_decay", 1e-4)))
@@ -173,7 +205,8 @@ def train(config: dict[str, Any], work_dir: str | Path, resume: bool = False,
         order = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(seed * 100003 + epoch))
         loader = torch.utils.data.DataLoader(torch.utils.data.Subset(train_set, order.tolist()),
                                              batch_size=batch_size, shuffle=False, drop_last=False,
-                                             num_workers=int(tc.get("workers", 0)))
+                                             num_workers=int(tc.get("workers", 0)),
+                                             pin_memory=device.type == "cuda")
         t0, loss_sum, n_seen = time.time(), 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
         for it, batch in enumerate(bar):
@@ -181,10 +214,11 @@ def train(config: dict[str, Any], work_dir: str | Path, resume: bool = False,
             lr = lr_at(step, total_steps, float(tc["lr"]), int(tc.get("warmup_steps", 0)))
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            images = batch["image"].contiguous(memory_format=memory_format)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                heatmaps = model(images)
-            loss = heatmap_mse_loss(heatmaps.float(), batch["target"], batch["target_weight"])
+            images = batch["image"].to(device, non_blocking=True).contiguous(memory_format=memory_format)
+            target = batch["target"].to(device, non_blocking=True)
+            target_weight = batch["target_weight"].to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                loss = training_loss(model, images, target, target_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

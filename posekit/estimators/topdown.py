@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from posekit.codecs.heatmap import HeatmapCodec
+from posekit.codecs import build_codec
 from posekit.data.datasets import normalize_image, read_rgb
 from posekit.data.transforms import apply_affine, box_to_center_size, crop_affine, invert_affine, warp
 from posekit.skeletons import Skeleton, get_skeleton
@@ -36,11 +36,13 @@ DEFAULT_RECORD: dict[str, Any] = {
 class TopDownEstimator:
     """A callable top-down estimator.
 
-    ``model``: ``(B, 3, h, w)`` normalised RGB -> heatmaps ``(B, K, hh, hw)``;
-    ``codec``: decodes heatmaps into crop pixels; ``input_size``: (w, h) of the crop.
+    ``model``: ``(B, 3, h, w)`` normalised RGB -> heatmaps ``(B, K, hh, hw)`` or normalised
+    coordinates ``(B, K, 2)`` (regression models), on any device;
+    ``codec``: decodes the model output into crop pixels (a ``posekit.codecs`` codec);
+    ``input_size``: (w, h) of the crop.
     """
 
-    def __init__(self, model: torch.nn.Module, codec: HeatmapCodec, skeleton: Skeleton,
+    def __init__(self, model: torch.nn.Module, codec, skeleton: Skeleton,
                  input_size: tuple[int, int], mean: Sequence[float], std: Sequence[float],
                  box_padding: float = 1.25, flip_test: bool = False, batch_size: int = 32,
                  record: dict[str, Any] | None = None):
@@ -103,6 +105,12 @@ class TopDownEstimator:
                                       all_boxes[n], inst.astype(np.float32), self.skeleton))
         return results
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model's parameters live (crops are sent there)."""
+        param = next(self.model.parameters(), None)
+        return param.device if param is not None else torch.device("cpu")
+
     @torch.inference_mode()
     def _predict_crops(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Crops ``(N, h, w, 3)`` -> keypoints ``(N, K, 2)`` in crop pixels and scores ``(N, K)``."""
@@ -112,7 +120,7 @@ class TopDownEstimator:
         kps_out, score_out = [], []
         for start in range(0, len(crops), self.batch_size):
             batch = np.stack(crops[start:start + self.batch_size])
-            x = torch.from_numpy(normalize_image(batch, self.mean, self.std)).contiguous(
+            x = torch.from_numpy(normalize_image(batch, self.mean, self.std)).to(self.device).contiguous(
                 memory_format=torch.channels_last)
             kps, scores = self.codec.decode(self.model(x))
             if self.flip_test:
@@ -144,8 +152,9 @@ def estimator_from_record(record: dict[str, Any], weights: str | Path | None,
     model = build_model(record["arch"], num_keypoints=skeleton.num_keypoints, **record.get("arch_kwargs", {}))
     if weights is not None:
         load_checkpoint(model, weights, strict=True)
-    codec = HeatmapCodec(input_size=tuple(record["input_size"]), heatmap_size=tuple(record["heatmap_size"]),
-                         **record["codec"])
+    heatmap_size = record.get("heatmap_size")
+    codec = build_codec(record["codec"], tuple(record["input_size"]),
+                        tuple(heatmap_size) if heatmap_size is not None else None)
     norm = record["normalization"]
     return TopDownEstimator(model, codec, skeleton, tuple(record["input_size"]), norm["mean"], norm["std"],
                             box_padding=record.get("box_padding", 1.25), flip_test=flip_test, record=record)
