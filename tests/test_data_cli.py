@@ -77,7 +77,10 @@ def test_round_trip_through_the_coco_reader(seed, num_images, max_people):
         assert np.array_equal(got.keypoints, orig.keypoints)
         assert np.allclose(got.boxes, orig.boxes, atol=1e-4)
         w, h = (orig.boxes[:, 2:] - orig.boxes[:, :2]).T
-        assert np.allclose(got.meta["areas"], w * h, rtol=1e-6, atol=1e-3)  # box area; 3 decimals, float32
+        # no source area: xtcocotools' 0.53 * w * h (3 decimals, float32)
+        assert np.allclose(got.meta["areas"], 0.53 * w * h, rtol=1e-6, atol=1e-3)
+        assert np.array_equal(got.meta["num_keypoints"], (orig.visibility > 0).sum(axis=1))
+        assert (got.ids >= 1).all()  # annotation ids start at 1 (pycocotools miscounts id 0: trap 1)
 
 
 def test_non_pose_items_and_mixed_skeletons_are_refused():
@@ -128,7 +131,7 @@ def test_convert_lsp_keeps_its_skeleton(tmp_path):
     assert kps[:, 2].tolist() == np.where(raw[2, :, 1500] == 0, 2, 1).tolist()
     assert ann["num_keypoints"] == 14 and ann["iscrowd"] == 0
     x, y, w, h = ann["bbox"]
-    assert ann["area"] == pytest.approx(w * h, rel=1e-5)  # w, h rounded to 3 decimals
+    assert ann["area"] == pytest.approx(0.53 * w * h, rel=1e-5)  # LSP has no area: 0.53 w h; w, h to 3 decimals
     assert coco["images"][1500]["file_name"] == "im1501.jpg"
 
 
@@ -188,3 +191,127 @@ def test_show_needs_a_format_it_can_tell(tmp_path):
     need(src)
     line = one_error_line(posekit("show", src, "--out", tmp_path))
     assert "lsp-joints-PC.mat: cannot tell the format from the suffix; give --format" in line
+
+
+# --- every reader through convert and show (issue 3) ---------------------------------------------------
+
+EVERY_FORMAT = [
+    ("coco", "coco/test_coco.json", "coco17"),
+    ("crowdpose", "crowdpose/test_crowdpose.json", "crowdpose14"),
+    ("aic", "aic/test_aic.json", "aic14"),
+    ("aic", "aic_eval/keypoint_annotations_example.json", "aic14"),
+    ("mpii", "mpii/test_mpii.json", "mpii16"),
+    ("mpii", "mpii_eval/valid.h5", "mpii16"),
+    ("lsp", "lsp/lsp-joints-OC.mat", "lsp14"),
+    ("flic", "flic/flic-joints-oc.mat", "flic"),
+    ("h36m", "h36m/test_h36m_body3d.npz", "h36m17"),
+    ("h36m", "h36m/test_h36m.npz", "h36m17"),
+    ("mpi_inf_3dhp", "mpi_inf_3dhp/test_3dhp_test.npz", "mpi_inf_3dhp17"),
+]
+
+
+@pytest.mark.parametrize("fmt, rel, skeleton", EVERY_FORMAT, ids=[c[1] for c in EVERY_FORMAT])
+def test_convert_every_reader_round_trips(tmp_path, fmt, rel, skeleton):
+    """Every fixture -> ``posekit data convert`` -> posekit's COCO reader in the dataset's own
+    skeleton: the same people, labelled joints and visibility codes; annotation ids from 1."""
+    src = FIXTURES / rel
+    need(src)
+    out = posekit("convert", fmt, src, tmp_path / "out.json")
+    assert out.returncode == 0, out.stderr
+    original = list(read_dataset(fmt, src))
+    from posekit.data.readers import MPI_INF_3DHP17  # defined by its reader, not a built-in skeleton
+
+    sk = MPI_INF_3DHP17 if skeleton == MPI_INF_3DHP17.name else skeleton
+    back = list(read_dataset("coco", tmp_path / "out.json", skeleton=sk))
+    assert len(back) == len(original) and back[0].skeleton.name == skeleton
+    for a, b in zip(original, back):
+        assert np.array_equal(a.visibility, b.visibility)
+        labelled = a.visibility > 0
+        assert np.allclose(a.keypoints[labelled], b.keypoints[labelled], atol=5e-4)
+        assert (b.ids >= 1).all()
+    coco = json.loads((tmp_path / "out.json").read_text())
+    assert [a["id"] for a in coco["annotations"]] == list(range(1, len(coco["annotations"]) + 1))
+
+
+@pytest.mark.parametrize("fmt, rel, skeleton", EVERY_FORMAT, ids=[c[1] for c in EVERY_FORMAT])
+def test_show_every_reader(tmp_path, fmt, rel, skeleton):
+    src = FIXTURES / rel
+    need(src)
+    out = posekit("show", src, "--format", fmt, "--num", "1", "--out", tmp_path)
+    assert out.returncode == 0, out.stderr
+    (png,) = tmp_path.glob("*.png")
+    import cv2
+
+    image = cv2.imread(str(png))
+    assert image is not None and image.any()  # something was drawn
+
+
+def test_convert_crowdpose_scores_like_the_crowdpose_protocol(tmp_path):
+    """The converted CrowdPose file, scored by the plain COCO protocol (pycocotools' defaults with
+    the CrowdPose sigmas), equals the original under the CrowdPose protocol: the missing ``area``
+    becomes ``0.53 * w * h`` and ``num_keypoints`` (which counts v = 2 only there and decides which
+    people are ignored) is kept as written (REFERENCE trap 5, A1.7, B6)."""
+    gt = FIXTURES / "crowdpose_eval" / "example_crowdpose_val.json"
+    res = FIXTURES / "crowdpose_eval" / "example_crowdpose_preds.json"
+    need(gt, res)
+    from posekit.metrics.coco_eval import CocoEvalParams, coco_keypoint_eval
+    from posekit.metrics.crowdpose_eval import CROWDPOSE_SIGMAS, crowdpose_params
+
+    assert posekit("convert", "crowdpose", gt, tmp_path / "cp.json").returncode == 0
+    converted = json.loads((tmp_path / "cp.json").read_text())
+    original = json.loads(gt.read_text())
+    assert [a["num_keypoints"] for a in converted["annotations"]] == [a["num_keypoints"]
+                                                                     for a in original["annotations"]]
+    recounted = [int(np.count_nonzero(np.array(a["keypoints"][2::3]) > 0)) for a in original["annotations"]]
+    assert recounted != [a["num_keypoints"] for a in original["annotations"]]  # the field does differ here
+    expected = coco_keypoint_eval(gt, res, crowdpose_params()).stats
+    assert coco_keypoint_eval(converted, res, CocoEvalParams(sigmas=CROWDPOSE_SIGMAS)).stats == pytest.approx(
+        expected, abs=1e-12)
+
+
+def test_convert_writes_coco_categories_with_one_based_links(tmp_path):
+    """COCO's category ``skeleton`` is 1-based (REFERENCE B1): the COCO fixture's own list comes back."""
+    src = FIXTURES / "coco" / "test_coco.json"
+    need(src)
+    assert posekit("convert", "coco", src, tmp_path / "out.json").returncode == 0
+    written = json.loads((tmp_path / "out.json").read_text())["categories"][0]
+    official = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8], [7, 9],
+                [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7]]
+    assert sorted(map(sorted, written["skeleton"])) == sorted(map(sorted, official))
+    assert written["keypoints"] == json.loads(src.read_text())["categories"][0]["keypoints"]
+
+
+def test_videopose3d_files_need_trust_pickle(tmp_path):
+    """VideoPose3D's npz files are pickles: convert and show refuse them without --trust-pickle."""
+    from posekit.data.readers.h36m import CAMERA_IDS
+
+    rng = np.random.default_rng(0)
+    views = [rng.uniform(0, 1000, (3, 17, 2)).astype(np.float32) for _ in CAMERA_IDS]
+    np.savez_compressed(tmp_path / "data_2d_h36m_gt.npz", positions_2d={"S9": {"Walking 1": views}},
+                        metadata={"layout_name": "h36m", "num_joints": 17})
+    src = tmp_path / "data_2d_h36m_gt.npz"
+    line = one_error_line(posekit("convert", "h36m", src, tmp_path / "out.json"))
+    assert "field 'positions_2d' is stored as a Python pickle" in line and "--trust-pickle" in line
+    out = posekit("convert", "h36m", src, tmp_path / "out.json", "--trust-pickle", "--image-dir", "imgs")
+    assert out.returncode == 0, out.stderr
+    coco = json.loads((tmp_path / "out.json").read_text())
+    assert len(coco["images"]) == 3 * 4
+    np.testing.assert_allclose(np.array(coco["annotations"][4]["keypoints"]).reshape(17, 3)[:, :2], views[1][1],
+                               atol=5e-4)
+    out = posekit("show", src, "--format", "h36m", "--trust-pickle", "--num", "2", "--out", tmp_path / "show")
+    assert out.returncode == 0, out.stderr
+    assert len(list((tmp_path / "show").glob("*.png"))) == 2
+
+
+def test_people_without_box_or_2d_joint(tmp_path):
+    """VideoPose3D's 3D file alone has no 2D joints and no boxes: convert refuses it with a named
+    field instead of writing NaN (not JSON); show draws what there is (nothing) without failing."""
+    np.savez_compressed(tmp_path / "data_3d_h36m.npz",
+                        positions_3d={"S9": {"Walking 1": np.zeros((2, 32, 3), np.float32)}})
+    line = one_error_line(posekit("convert", "h36m", tmp_path / "data_3d_h36m.npz", tmp_path / "o.json",
+                                  "--trust-pickle"))
+    assert "data_3d_h36m.npz: record 0: image 1: person 0: field 'boxes' is not finite" in line
+    assert not (tmp_path / "o.json").exists()
+    out = posekit("show", tmp_path / "data_3d_h36m.npz", "--format", "h36m", "--trust-pickle", "--num", "1",
+                  "--out", tmp_path / "show")
+    assert out.returncode == 0 and "no labelled 2D joint" in out.stdout, out.stderr

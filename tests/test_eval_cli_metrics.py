@@ -310,3 +310,184 @@ def test_pck_torso_normalisation_from_the_cli(tmp_path):
     assert values["normaliser"] == "torso"
     assert values["per_keypoint"]["nose"] == 1.0 and values["per_keypoint"]["left_shoulder"] == 0.0
     assert values["PCK_pooled"] == pytest.approx(2 / 3)
+
+
+# --- native ground-truth files and metrics added for issue 3's audit ------------------------------------
+
+
+def _write_gt_valid_from_h5(path: Path) -> None:
+    """``gt_valid.mat`` (HRNet / bearpaw layout) holding valid.h5's people: ``pos_gt_src (16, 2, N)``
+    and ``jnt_missing (16, N)`` from ``part`` (1-based, (0, 0) = missing), and square head boxes
+    whose ``0.6 * diagonal`` is the .h5's ``normalize``."""
+    import h5py
+    from scipy.io import savemat
+
+    with h5py.File(MPII[0], "r") as f:
+        part, normalize = f["part"][:].astype(np.float64), f["normalize"][:]
+    side = normalize / 0.6 / np.sqrt(2.0)
+    corners = np.stack([np.stack([np.full_like(side, 5.0), np.full_like(side, 7.0)]),
+                        np.stack([5.0 + side, 7.0 + side])])  # (corner, coordinate, person)
+    savemat(path, {"pos_gt_src": part.transpose(1, 2, 0), "jnt_missing": (part == 0).all(axis=2).T.astype(float),
+                   "headboxes_src": corners})
+
+
+def test_pckh_from_the_evaluators_gt_valid_mat(tmp_path):
+    """The evaluators' own ground truth gives the valid.h5 table (same people, same head sizes)."""
+    need(*MPII)
+    _write_gt_valid_from_h5(tmp_path / "gt_valid.mat")
+    for variant in ("official", "hrnet", "mmpose"):
+        from_mat = eval_json("--metric", "pckh", "--variant", variant, "--gt", tmp_path / "gt_valid.mat",
+                             "--results", MPII[1], "--one-based")
+        from_h5 = eval_json("--metric", "pckh", "--variant", variant, "--gt", MPII[0], "--results", MPII[1],
+                            "--one-based")
+        assert from_mat["people"] == 2958
+        assert from_mat["table"] == pytest.approx(from_h5["table"], abs=1e-9), variant
+
+
+def test_pckh_counts_occluded_joints():
+    """REFERENCE A2.1: the official PCKh ignores ``is_visible``; every annotated joint counts,
+    occluded ones included (valid.h5 ``visible == 0`` on an annotated joint)."""
+    need(*MPII)
+    import h5py
+
+    from posekit.commands.eval import mpii_ground_truth
+
+    _, mask, heads = mpii_ground_truth(str(MPII[0]))
+    with h5py.File(MPII[0], "r") as f:
+        annotated = (f["part"][:] != 0).any(axis=2)
+        occluded = annotated & (f["visible"][:] == 0)
+        assert np.array_equal(heads, f["normalize"][:])
+    assert occluded.sum() > 1000 and np.array_equal(mask, annotated)
+
+
+def _h36m_npz(path: Path, rows: list[tuple[str, str, int]], seed: int = 0) -> np.ndarray:
+    """An MMPose H3.6M npz in its layout, rows ``(subject, action, frame)`` on camera 54138969;
+    returns ``S[..., :3]`` as float64."""
+    rng = np.random.default_rng(seed)
+    names = [f"{s}/{s}_{a}.54138969/{s}_{a}.54138969_{f:06d}.jpg" for s, a, f in rows]
+    # float32, as the real files: the readers keep 3D joints in float32, so the values survive exactly
+    s3d = np.concatenate([rng.normal(size=(len(rows), 17, 3)), np.ones((len(rows), 17, 1))], axis=2).astype(np.float32)
+    np.savez(path, imgname=np.array(names), center=rng.uniform(400, 600, (len(rows), 2)),
+             scale=rng.uniform(1, 3, len(rows)), part=np.concatenate([rng.uniform(0, 999, (len(rows), 17, 2)),
+                                                                      np.ones((len(rows), 17, 1))], axis=2),
+             S=s3d)
+    return s3d[..., :3].astype(np.float64)
+
+
+def test_h36m_mpjve_golden(tmp_path):
+    """Walking_1 frames 1-4 and Eating frames 1-3, rows shuffled in the file. Joint 5 of the
+    prediction drifts by 10 mm per frame (Walking) or 30 mm per frame (Eating) along x, and the
+    whole pose drifts too (removed by the root-relative poses). Per step the velocity error is 10
+    or 30 mm on one joint of 17: action mean (10 + 30) / 2 / 17, step mean (3 * 10 + 2 * 30) / 5 / 17."""
+    rows = [("S9", "Eating", 3), ("S9", "Walking_1", 2), ("S9", "Walking_1", 1), ("S9", "Eating", 1),
+            ("S9", "Walking_1", 4), ("S9", "Eating", 2), ("S9", "Walking_1", 3)]
+    gt = _h36m_npz(tmp_path / "h36m.npz", rows)
+    pred = gt.copy()
+    for i, (_, action, frame) in enumerate(rows):
+        pred[i, 5, 0] += (0.010 if action == "Walking_1" else 0.030) * frame
+        pred[i] += [0.1 * frame, -0.2 * frame, 0.05]
+    np.save(tmp_path / "p.npy", pred)
+    values = eval_json("--metric", "mpjve", "--gt", tmp_path / "h36m.npz", "--results", tmp_path / "p.npy")
+    assert values["steps"] == 5 and values["frames"] == 7
+    assert values["per_action_mm"] == pytest.approx({"Walking": 10 / 17, "Eating": 30 / 17}, abs=1e-9)
+    assert values["action_mean_mm"] == pytest.approx(20 / 17, abs=1e-9)
+    assert values["frame_mean_mm"] == pytest.approx(18 / 17, abs=1e-9)
+    out = posekit("--metric", "mpjve", "--gt", tmp_path / "h36m.npz", "--results", tmp_path / "p.npy")
+    assert out.returncode == 0 and "MPJVE" in out.stdout and "5 frame steps" in out.stdout
+    need(H36M)  # four frames of four different sequences: no velocity to measure
+    np.save(tmp_path / "q.npy", _gt3d(H36M))
+    line = one_error_line(posekit("--metric", "mpjve", "--gt", H36M, "--results", tmp_path / "q.npy"))
+    assert "test_h36m_body3d.npz: no sequence holds two frames" in line
+
+
+def test_videopose3d_ground_truth_needs_trust_pickle(tmp_path):
+    """VideoPose3D's data_3d_h36m.npz (a pickled dict subject -> action -> (frames, 32, 3) world
+    metres) as --gt: rows in file order, the 17 kept joints. Joint 5 off by 10 mm in every frame:
+    MPJPE 10/17 mm; a constant error has no velocity error."""
+    from posekit.data.readers.h36m import H36M32_TO_17
+
+    rng = np.random.default_rng(1)
+    positions = {"S9": {"Walking 1": rng.normal(size=(3, 32, 3)).astype(np.float32),
+                        "Eating": rng.normal(size=(2, 32, 3)).astype(np.float32)}}
+    np.savez_compressed(tmp_path / "data_3d_h36m.npz", positions_3d=positions)
+    gt = np.concatenate([positions["S9"][a][:, list(H36M32_TO_17)] for a in ("Walking 1", "Eating")]).astype(float)
+    pred = gt.copy()
+    pred[:, 5, 2] += 0.010
+    np.save(tmp_path / "p.npy", pred)
+    args = ["--gt", tmp_path / "data_3d_h36m.npz", "--results", tmp_path / "p.npy"]
+    line = one_error_line(posekit("--metric", "mpjpe", *args))
+    assert "data_3d_h36m.npz: field 'positions_3d' is stored as a Python pickle" in line and "--trust-pickle" in line
+    values = eval_json("--metric", "mpjpe", *args, "--trust-pickle")
+    assert values["dataset"] == "h36m" and values["frames"] == 5
+    assert values["per_action_mm"] == pytest.approx({"Walking": 10 / 17, "Eating": 10 / 17}, abs=1e-9)
+    velocity = eval_json("--metric", "mpjve", *args, "--trust-pickle")
+    assert velocity["steps"] == 3 and velocity["frame_mean_mm"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_coco_breakdown_and_xtcocotools_options_from_the_cli():
+    gt, res = FIXTURES / "coco_eval" / "example_coco_val.json", FIXTURES / "coco_eval" / "example_coco_preds.json"
+    need(gt, res)
+    from posekit.metrics.coco_eval import CocoEvalParams, coco_keypoint_breakdown, coco_keypoint_eval
+    from posekit.metrics.json_io import read_coco_results
+    from posekit.skeletons import get_skeleton
+
+    names = get_skeleton("coco17").names
+    assert eval_json("--gt", gt, "--results", res, "--breakdown") == json.loads(json.dumps(
+        coco_keypoint_breakdown(gt, res, keypoint_names=names)))
+    params = CocoEvalParams(use_area=False, gt_ignore="labelled", drop_zero_confidence=True)
+    expected = coco_keypoint_eval(gt, read_coco_results(res, keypoint_scores=True), params).stats
+    got = eval_json("--gt", gt, "--results", res, "--box-area", "--gt-ignore", "labelled", "--drop-zero-confidence")
+    assert got == expected and got != eval_json("--gt", gt, "--results", res)
+    table = posekit("--gt", gt, "--results", res, "--breakdown")
+    assert table.returncode == 0 and "per area range" in table.stdout and "left_wrist" in table.stdout
+
+
+def test_aic_coco_style_ap_uses_the_box_area(tmp_path):
+    """MMPose's "AIC AP": the COCO protocol with the AIC sigmas on the COCO-style conversion, which
+    has no ``area`` (REFERENCE A1.9, trap 5): the GT area is 0.53 * w * h of its box."""
+    gt = FIXTURES / "aic" / "test_aic.json"
+    need(gt)
+    from posekit.metrics.coco_eval import CocoEvalParams, coco_keypoint_eval
+    from posekit.skeletons import get_skeleton
+
+    data = json.loads(gt.read_text())
+    rng = np.random.default_rng(2)
+    results = []
+    for ann in data["annotations"]:
+        kps = np.array(ann["keypoints"], dtype=np.float64).reshape(14, 3)
+        kps[:, :2] += rng.normal(0, 4.0, (14, 2))
+        kps[:, 2] = 0.9
+        results.append({"image_id": ann["image_id"], "category_id": 1, "keypoints": kps.ravel().tolist(),
+                        "score": float(rng.uniform(0.5, 1.0))})
+    (tmp_path / "res.json").write_text(json.dumps(results))
+    sigmas = get_skeleton("aic14").sigmas_array
+    got = eval_json("--gt", gt, "--results", tmp_path / "res.json", "--skeleton", "aic14")
+    assert got == coco_keypoint_eval(gt, results, CocoEvalParams(sigmas=sigmas, use_area=False)).stats
+    with_area = json.loads(gt.read_text())
+    for ann in with_area["annotations"]:
+        ann["area"] = ann["bbox"][2] * ann["bbox"][3]  # the full box area would give another number
+    assert coco_keypoint_eval(with_area, results, CocoEvalParams(sigmas=sigmas)).stats != got
+
+
+def test_pckh_from_the_release_mat(tmp_path):
+    """The official release struct as --gt (written in its layout by the reader tests' helper).
+    One annotated person, head box (1, 1)-(31, 41): head size 0.6 * 50 = 30 px; a second rect with
+    only objpos/scale (a test-set person, nothing annotated). Predictions in reader order (image,
+    then rect), 0-based: all 16 joints exact except r_ankle off by 15 px = exactly 0.5 head sizes,
+    correct with the official ``<=``, wrong with MMPose's ``<`` (13 of 14 scored joints)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_readers_mpii import _write_release
+
+    points = [(j, 100.0 + 10 * j, 200.0 + 5 * j, 1.0) for j in range(16)]  # 1-based pixels
+    rects = [{"points": points, "head": (1.0, 1.0, 31.0, 41.0), "centre": ((150.0, 250.0), 2.0)},
+             {"points": None, "head": None, "centre": ((400.0, 250.0), 1.5)}]
+    _write_release(tmp_path / "release.mat", [{"name": "000000001.jpg", "train": True, "frame": 0, "single": [1],
+                                               "rects": rects}])
+    pred = np.zeros((2, 16, 2))
+    pred[0] = [[x - 1.0, y - 1.0] for _, x, y, _ in points]
+    pred[0, 0, 0] += 15.0
+    np.save(tmp_path / "p.npy", pred)
+    args = ["--metric", "pckh", "--gt", tmp_path / "release.mat", "--results", tmp_path / "p.npy"]
+    official = eval_json(*args)
+    assert official["people"] == 2 and official["table"]["Total"] == 100.0
+    assert eval_json(*args, "--variant", "mmpose")["table"]["Total"] == pytest.approx(100 * 13 / 14)

@@ -202,3 +202,19 @@ def test_random_scenes_match_the_loop_reference(seed):
             aic_official_eval(annotations, predictions)
         return
     assert aic_official_eval(annotations, predictions) == pytest.approx(expected, abs=1e-12)
+
+
+def test_oks_equal_to_a_threshold_does_not_count():
+    """The official score counts ``OKS > t`` (strict). Two visible joints, one exact and one
+    1000 px off (its term underflows to 0.0): OKS is exactly 0.5, the lowest threshold, so it
+    counts at no threshold and the score is 0 (with ``>=`` it would be 0.1)."""
+    kps, box = _person(10, 10)
+    gt = np.array(kps, dtype=np.float64).reshape(14, 3)
+    gt[2:, 2] = 2  # only joints 0 and 1 visible
+    pred = gt.copy()
+    pred[1, 0] += 1000.0
+    assert aic_oks(gt, np.array(box, dtype=np.float64), pred[None])[0] == 0.5
+    annotations = [{"image_id": "img", "human_annotations": {"h": box},
+                    "keypoint_annotations": {"h": gt.ravel().tolist()}}]
+    predictions = [{"image_id": "img", "keypoint_annotations": {"p": pred.ravel().tolist()}}]
+    assert aic_official_eval(annotations, predictions) == 0.0

@@ -225,8 +225,8 @@ def test_only_top_twenty_detections_count(rank):
     assert_same_stats(ours, pycoco_stats(gt, res))
     if rank == 20:  # the true positive is the 21st: dropped
         assert ours["AP"] == 0.0 and ours["AR"] == 0.0
-    else:  # 20th: kept with precision 1/20 -> AP 0.05 sampled over the 101 recall points
-        assert ours["AR"] == pytest.approx(1.0) and 0 < ours["AP"] < 0.1
+    else:  # 20th: kept with precision 1/20 at every recall point and OKS threshold -> AP 0.05
+        assert ours["AR"] == pytest.approx(1.0) and ours["AP"] == pytest.approx(0.05, abs=1e-12)
 
 
 def test_area_boundary_9216_is_in_medium_and_large():
@@ -547,3 +547,44 @@ def test_json_object_values_layouts():
     assert json_object_values(b'{"images": [{"\\u0069d": 1}]}', keep) is None  # escaped key name
     assert json_object_values(b'{"images": [{"id": 1}], "x": "unterminated}', keep) is None
 
+
+
+# --------------------------------------------------------------------------------------------
+# Reference-page traps not covered above (REFERENCE-METRICS-FORMATS.md A1.1-A1.2, trap 3).
+
+
+def test_params_are_pycocotools_keypoint_params():
+    """Thresholds, recall points, maxDets 20 (not 100) and the three area ranges (no "small")
+    equal pycocotools' ``Params(iouType='keypoints')`` bit for bit; 0.5 and 0.75 are exact
+    entries (AP50/AP75 select them with ``==``)."""
+    from pycocotools.cocoeval import Params
+
+    from posekit.metrics.coco_eval import CocoEvalParams
+
+    ref, ours = Params(iouType="keypoints"), CocoEvalParams()
+    assert np.array_equal(ours.oks_thresholds, ref.iouThrs) and np.array_equal(ours.recall_thresholds, ref.recThrs)
+    assert [ours.max_dets] == ref.maxDets == [20]
+    assert [label for label, _, _ in ours.area_ranges] == ref.areaRngLbl == ["all", "medium", "large"]
+    assert [[lo, hi] for _, lo, hi in ours.area_ranges] == ref.areaRng
+    assert np.array_equal(ours.sigmas, ref.kpt_oks_sigmas)
+    assert 0.5 in ours.oks_thresholds.tolist() and 0.75 in ours.oks_thresholds.tolist()
+
+
+def test_keypoints_reported_at_origin_inflate_the_result_area():
+    """Trap 3: without ``bbox`` a result's area is the extent of *all* its keypoints, including
+    joints a model reports at (0, 0). A small unmatched detection far from the origin is
+    "medium" (ignored for the large range) until one joint sits at (0, 0): then it is "large"
+    and a false positive for APl. The keypoint confidences play no part (A1.2)."""
+    gt = make_gt([gt_person(1, 300, 300, area=30000.0)])
+    tp = result(1, jitter(person(300, 300), 0.1, 20), 0.5)
+    fp_kps = person(500, 400, 60)  # extent about 23 x 56 px: medium
+    fp_kps[:, 2] = 0.9
+    at_origin = fp_kps.copy()
+    at_origin[15:, :2] = 0.0  # both ankles "missing", reported at (0, 0)
+    clean, inflated = [tp, result(1, fp_kps, 0.9)], [tp, result(1, at_origin, 0.9)]
+    ours_clean, ours_inflated = evaluate_coco_keypoints(gt, clean), evaluate_coco_keypoints(gt, inflated)
+    assert_same_stats(ours_clean, pycoco_stats(gt, clean))
+    assert_same_stats(ours_inflated, pycoco_stats(gt, inflated))
+    assert ours_clean["APl"] == pytest.approx(1.0) and ours_inflated["APl"] < 0.9
+    low_conf = [dict(r, keypoints=np.where(np.arange(51) % 3 == 2, 0.01, r["keypoints"]).tolist()) for r in inflated]
+    assert evaluate_coco_keypoints(gt, low_conf) == ours_inflated

@@ -247,3 +247,13 @@ def test_missing_area_from_file_fast_and_json_paths(tmp_path):
     assert np.array_equal(from_file.area, from_dict.area)
     expected = [a["area"] if "area" in a else a["bbox"][2] * a["bbox"][3] * 0.53 for a in gt["annotations"]]
     assert np.array_equal(from_dict.area, expected)
+
+
+def test_missing_iscrowd_means_not_crowd():
+    """xtcocotools reads a missing ``iscrowd`` as 0 (REFERENCE A1.7); pycocotools needs the key."""
+    gt, res = _scene()
+    missing = copy.deepcopy(gt)
+    for ann in missing["annotations"]:
+        del ann["iscrowd"]
+    assert_stats(coco_keypoint_eval(missing, res).stats, pycoco(gt, res))
+    assert not load_coco_gt(missing).iscrowd.any()

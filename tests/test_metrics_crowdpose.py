@@ -168,3 +168,13 @@ def test_drop_zero_confidence_option():
     kept = crowdpose_eval(gt, res)
     dropped = crowdpose_eval(gt, res, drop_zero_confidence=True)
     assert kept["AP"] == pytest.approx(0.5) and dropped["AP"] == pytest.approx(1.0)
+
+
+def test_crowdpose_sigmas_are_the_official_ones():
+    """crowdposetools hard-wires ``[.79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89,
+    .79, .79] / 10`` (REFERENCE A1.7, B6); posekit's ``crowdpose14`` skeleton carries the same."""
+    from posekit.skeletons import get_skeleton
+
+    official = np.array([.79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89, .79, .79]) / 10.0
+    assert np.array_equal(CROWDPOSE_SIGMAS, official)
+    np.testing.assert_allclose(get_skeleton("crowdpose14").sigmas_array, official, rtol=0, atol=1e-15)

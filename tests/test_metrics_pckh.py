@@ -194,3 +194,14 @@ def test_one_pixel_shift_moves_pckh_at_0_1_by_4_3_points():
     shifted = mpii_pckh(pred + 1.0, gt, mask, head_size).table
     assert round(base["Total@0.1"], 2) == 24.47 and round(shifted["Total@0.1"], 2) == 28.78
     assert shifted["Total"] - base["Total"] == pytest.approx(0.2081, abs=1e-4)
+
+
+def test_joint_without_annotations_is_nan_not_an_error():
+    """HRNet's port divides by zero for a joint that no person has annotated (REFERENCE A2.2);
+    posekit reports NaN for that joint and leaves it out of Total."""
+    pred, gt, mask, head_size = hand_case()
+    mask[:, 13] = False  # no annotated l_shoulder at all
+    res = mpii_pckh(pred, gt, mask, head_size)
+    assert res.counts[13] == 0 and math.isnan(res.per_joint[-1, 13])
+    assert math.isnan(res.table["Shoulder"])  # mean of r and l shoulder
+    assert res.table["Total"] == pytest.approx(100 * 21 / 24)  # 26 scored joints minus the two l_shoulders

@@ -171,3 +171,22 @@ def test_results_round_trip(tmp_path_factory, records):
         else:
             np.testing.assert_array_equal(res.boxes[n], [*kps[:, :2].min(0), *kps[:, :2].max(0)])
     assert {k: len(v) for k, v in results.items()} == seen
+
+
+@pytest.mark.parametrize("field, value, pattern", [
+    ("id", "abc", r"field 'id' is 'abc', expected an integer annotation id"),
+    ("id", None, r"field 'id' is None, expected an integer annotation id"),
+    ("area", "abc", r"field 'area' is not numeric"),
+    ("iscrowd", [1, 2], r"field 'iscrowd' has shape \(2,\), expected \(\)"),
+    ("keypoints", [0.0, 0.0, 3.0] * 17, r"field 'keypoints' has visibility 3 at joint 0 \(nose\), expected 0, 1 or 2"),
+])
+def test_bad_annotation_values_name_the_field(tmp_path, field, value, pattern):
+    """Values of the wrong type in optional fields get the same named error as missing fields
+    (found by fuzzing the fixture: they used to surface as bare numpy errors)."""
+    data = json.loads(GT.read_text())
+    data["annotations"][2][field] = value
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(data))
+    ann_id = data["annotations"][2].get("id") if field != "id" else value
+    with pytest.raises(FormatError, match=re.escape(f"{path}: annotations[2] (id {ann_id}): ") + pattern):
+        list(read_coco(path))

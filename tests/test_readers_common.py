@@ -75,6 +75,11 @@ def test_load_mat_reads_and_rejects_truncated_and_v73(tmp_path):
         f.write(b"MATLAB 7.3 MAT-file".ljust(128))
     with pytest.raises(FormatError, match=r"v73\.mat: is a MATLAB v7\.3 \(HDF5\) file"):
         load_mat(v73)
+    plain = tmp_path / "plain.h5"  # an HDF5 file without MATLAB's header, e.g. valid.h5 passed as a .mat
+    with h5py.File(plain, "w") as f:
+        f["x"] = np.zeros(3)
+    with pytest.raises(FormatError, match=r"plain\.h5: is an HDF5 file, not a MATLAB v4-v7 \.mat"):
+        load_mat(plain)
     with pytest.raises(FormatError, match="file not found"):
         load_mat(tmp_path / "missing.mat")
 

@@ -113,3 +113,17 @@ def test_missing_struct_missing_file_and_truncated(tmp_path):
     cut.write_bytes(path.read_bytes()[: path.stat().st_size - 100])
     with pytest.raises(FormatError, match=r"cut\.mat: cannot be read as a MATLAB file"):
         read_flic(cut)
+
+
+@needs_fixtures
+def test_only_eleven_of_the_29_slots_are_labelled():
+    """REFERENCE B4: of FLIC's 29 ``lookupPart`` slots only 0-5, 6 (lhip), 9 (rhip), 12 (leye),
+    13 (reye) and 16 (nose) are ever labelled (the NaN pattern of all 5003 frames); the reader's
+    ``flic`` skeleton is exactly those slots, in slot order."""
+    from posekit.skeletons import FLIC_SLOTS, get_skeleton
+
+    frames = scipy.io.loadmat(FIXTURES / "flic-joints-oc.mat")["flic_anno"][0]
+    coords = np.stack([f["coords"] for f in frames])  # (5003, 2, 29)
+    labelled = np.flatnonzero(np.isfinite(coords).all(axis=1).any(axis=0))
+    assert labelled.tolist() == [0, 1, 2, 3, 4, 5, 6, 9, 12, 13, 16] == list(FLIC_SLOTS)
+    assert get_skeleton("flic").num_keypoints == 11

@@ -188,3 +188,37 @@ def test_videopose3d_bad_2d_shape_names_sequence_and_camera(tmp_path):
     with pytest.raises(FormatError, match=r"bad2d\.npz: S1/Directions 1 camera 60457274: field 'positions_2d' has "
                                           r"shape \(6, 16, 2\), expected \(N, 17, 2\)"):
         list(read_h36m_videopose3d(tmp_path / "data_3d_h36m.npz", tmp_path / "bad2d.npz", trust_pickle=True))
+
+
+@needs_fixtures
+def test_h36m_coco_json_side_names_contradict_the_geometry():
+    """REFERENCE B7: the fixture ``h36m_coco.json`` names joints 1-3 "left_*" and 4-6 "right_*",
+    against MMPose's metainfo and VideoPose3D. Its own shoulder names (11 left, 14 right) show the
+    file is wrong: in every frame the hip 1 -> hip 4 direction is the shoulder 14 -> shoulder 11
+    direction, so joint 1 is on the right shoulder's side. posekit's ``h36m17`` (what the reader
+    returns) follows the metainfo."""
+    names = json.loads((FIXTURES / "h36m_coco.json").read_text())["categories"][0]["keypoints"]
+    assert names[1] == "left_hip" and names[4] == "right_hip" and names[14] == "right_shoulder"
+    samples = list(read_h36m(BODY3D))
+    skeleton = samples[0].skeleton
+    assert skeleton.names[1:7] == ("right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle")
+    assert skeleton.names[11] == "left_shoulder" and skeleton.names[14] == "right_shoulder"
+    for s in samples:
+        pose = s.keypoints_3d[0].astype(np.float64)
+        hips, shoulders = pose[4] - pose[1], pose[11] - pose[14]
+        assert hips @ shoulders / np.linalg.norm(hips) / np.linalg.norm(shoulders) > 0.9
+
+
+def test_videopose3d_2d_layout_from_symmetry_when_layout_name_is_absent(tmp_path):
+    """``prepare_data_h36m.py``'s gt file has no ``layout_name``: the layout comes from
+    ``keypoints_symmetry`` -- H3.6M's, or COCO's for ``detectron_pt_coco`` detections (REFERENCE B7)."""
+    coco_symmetry = [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]]
+    views = [np.zeros((2, 17, 2), np.float32)] * 4
+    np.savez_compressed(tmp_path / "det.npz", positions_2d={"S9": {"Walking": views}},
+                        metadata={"num_joints": 17, "keypoints_symmetry": coco_symmetry})
+    samples = list(read_h36m_videopose3d(path_2d=tmp_path / "det.npz", trust_pickle=True))
+    assert len(samples) == 2 * 4 and samples[0].skeleton.name == "coco17"
+    np.savez_compressed(tmp_path / "odd.npz", positions_2d={"S9": {"Walking": views}},
+                        metadata={"num_joints": 17, "keypoints_symmetry": [[0], [1]]})
+    with pytest.raises(FormatError, match=r"odd\.npz: field 'metadata' names layout None"):
+        read_h36m_videopose3d(path_2d=tmp_path / "odd.npz", trust_pickle=True)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from posekit.data.readers import FormatError, read_dataset, read_mpii_h5, read_mpii_json, read_mpii_release
-from posekit.data.readers.mpii import read_mpii_head_boxes
+from posekit.data.readers.mpii import read_mpii_eval_gt, read_mpii_head_boxes
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 JSON = FIXTURES / "mpii" / "test_mpii.json"
@@ -303,3 +303,62 @@ def test_release_missing_variable_and_truncated(tmp_path):
     cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(FormatError, match=r"cut\.mat: cannot be read as a MATLAB file"):
         read_mpii_release(cut)
+
+
+# --- the evaluators' gt_valid.mat ---------------------------------------------------------------------------
+
+
+def _gt_valid(path: Path, joints_1based: np.ndarray, missing: np.ndarray, head_boxes_1based: np.ndarray) -> None:
+    """``gt_valid.mat`` in its layout: ``pos_gt_src (16, 2, N)``, ``jnt_missing (16, N)``,
+    ``headboxes_src (2, 2, N)`` (corner x coordinate x person), MATLAB 1-based."""
+    names = np.array(["rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thrx", "neck", "head", "rwri",
+                      "relb", "rsho", "lsho", "lelb", "lwri"], dtype=object)
+    scipy.io.savemat(path, {"dataset_joints": names.reshape(1, 16), "jnt_missing": missing.T.astype(float),
+                            "pos_gt_src": joints_1based.transpose(1, 2, 0),
+                            "headboxes_src": head_boxes_1based.reshape(-1, 2, 2).transpose(1, 2, 0)})
+
+
+def test_eval_gt_mat_layout(tmp_path):
+    rng = np.random.default_rng(0)
+    joints = rng.uniform(1, 500, (3, 16, 2))
+    missing = np.zeros((3, 16), bool)
+    missing[1, [0, 5]] = True
+    joints[missing] = -1.0  # what the file stores for a missing joint does not matter
+    boxes = np.array([[10.5, 20, 40, 60], [1, 1, 4, 5], [100, 100, 130, 140]])
+    path = tmp_path / "gt_valid.mat"
+    _gt_valid(path, joints, missing, boxes)
+    got, annotated, head_boxes = read_mpii_eval_gt(path)
+    assert got.dtype == np.float64 and head_boxes.dtype == np.float64
+    np.testing.assert_array_equal(annotated, ~missing)
+    np.testing.assert_array_equal(got[~missing], joints[~missing] - 1.0)
+    np.testing.assert_array_equal(got[missing], 0.0)
+    np.testing.assert_array_equal(head_boxes, boxes - 1.0)
+    np.testing.assert_array_equal(read_mpii_head_boxes(path), (boxes - 1.0).astype(np.float32))
+    with pytest.raises(FormatError, match=r"gt_valid\.mat: field 'RELEASE' is missing: this is an evaluation "
+                                          r"ground truth"):
+        read_mpii_release(path)
+    scipy.io.savemat(path, {"pos_gt_src": joints.transpose(1, 2, 0), "jnt_missing": np.full((16, 3), 2.0),
+                            "headboxes_src": boxes.reshape(-1, 2, 2).transpose(1, 2, 0)})
+    with pytest.raises(FormatError, match=r"gt_valid\.mat: person 1: field 'jnt_missing' is 2 for joint 0"):
+        read_mpii_eval_gt(path)
+    scipy.io.savemat(path, {"pos_gt_src": joints.transpose(1, 2, 0), "jnt_missing": missing.T.astype(float)})
+    with pytest.raises(FormatError, match=r"gt_valid\.mat: field 'headboxes_src' is missing"):
+        read_mpii_eval_gt(path)
+
+
+@needs_json
+def test_head_sizes_are_exact_float64(tmp_path):
+    """PCKh compares ``error / head_size`` with thresholds such as 0.5, so a joint can lie exactly on
+    one: head sizes must be the float64 ``0.6 * diagonal`` the evaluators compute. A 30 x 40 head box
+    gives exactly 30.0 (in float32 arithmetic it was 30.0000019, turning an error of exactly half a
+    head size into a miss under ``<=``)."""
+    path = tmp_path / "r.mat"
+    _write_release(path, _one_image([(9, 100.0, 20.0, "1")]))  # head box (1, 2)-(11, 12)
+    (s,) = read_dataset("mpii", path)
+    assert s.meta["head_sizes"].dtype == np.float64 and s.meta["head_sizes"][0] == 0.6 * np.hypot(10.0, 10.0)
+    boxes = np.array([[1, 1, 31, 41]] * 5, float)
+    gt = tmp_path / "gt_valid.mat"
+    scipy.io.savemat(gt, {"headboxes_src": np.stack([boxes[:, :2].T, boxes[:, 2:].T])})
+    samples = list(read_mpii_json(JSON, head_boxes=gt))
+    assert samples[0].meta["head_sizes"].dtype == np.float64 and samples[0].meta["head_sizes"][0] == 30.0
+    assert samples[0].meta["head_boxes"].dtype == np.float32

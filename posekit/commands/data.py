@@ -3,7 +3,8 @@
 ``posekit data convert FORMAT SRC DST``: read ``SRC`` with the reader of ``FORMAT`` (a key of
 :data:`posekit.data.readers.READERS`) and write its samples to ``DST`` as COCO keypoints JSON in
 the dataset's own skeleton (:mod:`posekit.data.convert`), atomically. Formats without 2D
-keypoints (AMASS) are refused.
+keypoints (AMASS) are refused. Pickled inputs (VideoPose3D's Human3.6M npz files) are read only
+with ``--trust-pickle``.
 
 ``posekit data show FILE [--format F] [--num N] [--out DIR] [--image-dir D]``: draw the first
 ``N`` samples with their skeletons (visible and occluded joints; boxes) and write
@@ -36,18 +37,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     conv.add_argument("src", help="the dataset's annotation file")
     conv.add_argument("dst", help="output COCO JSON path")
     conv.add_argument("--image-dir", help="prefix for the images' file names")
+    conv.add_argument("--trust-pickle", action="store_true",
+                      help="allow pickled inputs (VideoPose3D npz); unpickling a file can run code")
     show = sub.add_parser("show", help="draw a few samples with their skeletons to PNG files")
     show.add_argument("file", help="the dataset's annotation file")
     show.add_argument("--format", choices=sorted(READERS), help="dataset format (default: from the suffix)")
     show.add_argument("--num", type=int, default=4, help="samples to draw (default 4)")
     show.add_argument("--out", default="posekit_show", help="output folder (default ./posekit_show)")
     show.add_argument("--image-dir", help="folder of the images (default: names as the file gives them)")
+    show.add_argument("--trust-pickle", action="store_true",
+                      help="allow pickled inputs (VideoPose3D npz); unpickling a file can run code")
 
 
-def _read(fmt: str, path: str, image_dir: str | None):
+#: Formats whose readers take ``trust_pickle`` (pickled npz arrays or camera files).
+_PICKLE_FORMATS = ("h36m", "mpi_inf_3dhp", "amass")
+
+
+def _read(fmt: str, path: str, image_dir: str | None, trust_pickle: bool = False):
     from posekit.data.readers import read_dataset
 
-    kwargs = {"image_dir": image_dir} if image_dir else {}
+    kwargs: dict[str, Any] = {"image_dir": image_dir} if image_dir else {}
+    if trust_pickle and fmt in _PICKLE_FORMATS:
+        kwargs["trust_pickle"] = True
     return read_dataset(fmt, path, **kwargs)
 
 
@@ -56,7 +67,7 @@ def _convert(args: argparse.Namespace) -> int:
 
     if args.format == "amass":
         raise ValueError(f"{args.src}: format 'amass' holds body-model motion, no 2D keypoints to write as COCO")
-    coco = samples_to_coco(_read(args.format, args.src, args.image_dir), source=args.src)
+    coco = samples_to_coco(_read(args.format, args.src, args.image_dir, args.trust_pickle), source=args.src)
     write_json_atomic(args.dst, coco)
     print(f"{args.dst}: {len(coco['images'])} images, {len(coco['annotations'])} people, "
           f"skeleton with {len(coco['categories'][0]['keypoints'])} keypoints")
@@ -102,13 +113,14 @@ def _show(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     written = 0
-    for index, sample in enumerate(_read(fmt, args.file, args.image_dir)):
+    for index, sample in enumerate(_read(fmt, args.file, args.image_dir, args.trust_pickle)):
         if written == args.num:
             break
         name = str(sample.meta.get("file", f"sample{index}"))
         image = cv2.imread(name, cv2.IMREAD_COLOR) if Path(name).is_file() else None
         kps = np.asarray(sample.keypoints, np.float64)
-        boxes = np.asarray(sample.boxes, np.float64)
+        boxes = np.asarray(sample.boxes, np.float64).reshape(-1, 4)
+        boxes = boxes[np.isfinite(boxes).all(axis=1)]  # no box where a person has no labelled joint
         if image is not None:
             image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
             note = ""
@@ -121,6 +133,8 @@ def _show(args: argparse.Namespace) -> int:
         path = out / f"{index:04d}_{Path(name).stem}.png"
         if not cv2.imwrite(str(path), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR)):
             raise OSError(f"{path}: could not be written")
+        if not (sample.visibility > 0).any():
+            note += " (no labelled 2D joint)"
         print(f"{path}: {len(kps)} people{note}")
         written += 1
     if written == 0:
@@ -132,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _convert(args) if args.action == "convert" else _show(args)
     except ValueError as exc:
-        message = str(exc)
+        message = str(exc).replace("trust_pickle=True", "--trust-pickle")
     except OSError as exc:
         message = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
     print(f"posekit data: error: {message}", file=sys.stderr)

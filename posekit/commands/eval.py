@@ -4,7 +4,11 @@ Metrics (``--metric``), the ground truth each reads (``--gt``, the dataset's nat
 with :mod:`posekit.data.readers`) and the predictions it expects (``--results``):
 
 - ``coco`` (default): COCO keypoints JSON + COCO results JSON; the ten AP/AR values exactly
-  as pycocotools computes them (:mod:`posekit.metrics.coco_eval`).
+  as pycocotools computes them (:mod:`posekit.metrics.coco_eval`). ``--skeleton`` picks the OKS
+  sigmas (e.g. ``aic14`` for the COCO-style AI Challenger files, MMPose's "AIC AP"); the
+  xtcocotools options are ``--box-area`` (GT area ``0.53 * w * h``; files without ``area`` get
+  it anyway), ``--gt-ignore labelled`` and ``--drop-zero-confidence``; ``--breakdown`` adds
+  the per-area-range table and the per-keypoint AP.
 - ``pck``: same files; box-normalised PCK. Every non-crowd GT person with labelled joints is
   paired with the result of the same image that has the highest OKS with it (a person without
   any result in its image scores 0); a joint is correct when its error divided by ``max(w, h)``
@@ -15,8 +19,9 @@ with :mod:`posekit.data.readers`) and the predictions it expects (``--results``)
 - ``aic``: AI Challenger raw annotation JSON + raw prediction JSON (the challenge's own
   layout); the official keypoint score (:mod:`posekit.metrics.aic_eval`), in percent.
 - ``pckh``: MPII PCKh table (:func:`posekit.metrics.pckh.mpii_pckh`, ``--variant
-  official|hrnet|mmpose``). GT: Newell's ``valid.h5``, the HRNet/MMPose JSON with
-  ``--head-boxes gt_valid.mat``, or the release ``.mat``.
+  official|hrnet|mmpose``). GT: Newell's ``valid.h5``, the evaluators' ``gt_valid.mat`` /
+  ``mpii_gt_val.mat``, the HRNet/MMPose JSON with ``--head-boxes gt_valid.mat``, or the release
+  ``.mat``.
 - ``lsp-pck``, ``pdj``, ``pcp``: eval_pose's torso PCK (``--thr``, default 0.2), PDJ (at 0.1 to
   0.4) and strict/loose PCP (``--pcp-mode``, ``--alpha``) on LSP 14 joints. GT: LSP
   ``joints.mat`` (``lsp-joints-PC.mat`` / ``-OC.mat``).
@@ -24,17 +29,21 @@ with :mod:`posekit.data.readers`) and the predictions it expects (``--results``)
   with ``--dataset flic`` for PDJ). GT: FLIC ``examples.mat`` (the struct array; its 11 labelled
   joints give the 10 of the layout, neck = mid-shoulders) or eval_pose's ``joints`` array
   ``2 x 10 x N`` (``flic-joints-test-oc.mat``, 1-based pixels).
-- ``mpjpe``, ``p-mpjpe``, ``n-mpjpe``, ``3dpck``: Human3.6M or MPI-INF-3DHP MMPose npz (told by
-  the file, or ``--dataset``); Human3.6M: root-relative error at the pelvis with no / similarity /
-  scale alignment (VideoPose3D protocols #1-#3), action mean, frame mean and per action, in mm;
-  MPI-INF-3DHP: 3DPCK@150 mm, AUC and MPJPE on the official 14 joints (``--joint-set all`` for
-  all 17), root-relative at the pelvis. ``3dpck`` on Human3.6M: PCK@150 mm and AUC of the
+- ``mpjpe``, ``p-mpjpe``, ``n-mpjpe``, ``mpjve``, ``3dpck``: Human3.6M or MPI-INF-3DHP MMPose npz
+  (told by the file, or ``--dataset``), or VideoPose3D's ``data_3d_h36m.npz`` (a pickle: needs
+  ``--trust-pickle``; world coordinates, rows in file order subject -> action -> frame);
+  Human3.6M: root-relative error at the pelvis with no / similarity / scale alignment
+  (VideoPose3D protocols #1-#3), action mean, frame mean and per action, in mm; MPI-INF-3DHP:
+  3DPCK@150 mm, AUC and MPJPE on the official 14 joints (``--joint-set all`` for all 17),
+  root-relative at the pelvis. ``mpjve``: the root-relative MPJPE of the differences between
+  consecutive rows of one sequence (same subject, action and camera; 3DHP: same sequence and
+  camera), in mm per stored frame step. ``3dpck`` on Human3.6M: PCK@150 mm and AUC of the
   root-relative errors over all 17 joints.
 
 Prediction arrays for the 2D dataset metrics (``pckh``, ``lsp-pck``, ``flic-pck``, ``pdj``,
 ``pcp``): a ``.npy``, ``.npz``, ``.mat``, ``.h5`` or ``.json`` array, one pose per ground-truth
-person **in reader order** (MPII ``.h5``/``.json``: the file's record order; MPII release
-``.mat``: image order, then person), shaped ``(N, K, 2)`` (or ``(N, K, 3)``, the third column
+person **in reader order** (MPII ``.h5``/``.json``/``gt_valid.mat``: the file's record order;
+MPII release ``.mat``: image order, then person), shaped ``(N, K, 2)`` (or ``(N, K, 3)``, the third column
 ignored) or eval_pose's ``(2, K, N)`` / ``(3, K, N)``. The variable is ``--results-key`` or the
 file's only array (``.mat``: ``preds``/``pred`` first). When the GT holds a train and a test split
 (LSP ``joints.mat``, FLIC ``examples.mat``) and the predictions cover only the test images, the
@@ -61,7 +70,7 @@ from typing import Any, Callable
 import numpy as np
 
 METRICS_2D_ARRAYS = ("pckh", "lsp-pck", "flic-pck", "pdj", "pcp")
-METRICS_3D = ("mpjpe", "p-mpjpe", "n-mpjpe", "3dpck")
+METRICS_3D = ("mpjpe", "p-mpjpe", "n-mpjpe", "mpjve", "3dpck")
 METRICS_COCO_FILES = ("crowdpose", "aic")
 METRICS = ("coco", "pck") + METRICS_COCO_FILES + METRICS_2D_ARRAYS + METRICS_3D
 
@@ -87,7 +96,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="pck: normalise by max(w, h) of the GT box (default) or the GT torso "
                            "||left_shoulder - right_hip||")
     coco.add_argument("--drop-zero-confidence", action="store_true",
-                      help="crowdpose: leave out results whose keypoint scores are all 0 (xtcocotools)")
+                      help="coco, crowdpose: leave out results whose keypoint scores are all 0 (xtcocotools)")
+    coco.add_argument("--box-area", action="store_true",
+                      help="coco: GT area = 0.53 * w * h of its bbox (xtcocotools use_area=False)")
+    coco.add_argument("--gt-ignore", choices=("num_keypoints", "labelled"), default="num_keypoints",
+                      help="coco: ignore a GT whose num_keypoints field is 0 (pycocotools, default) or that has "
+                           "no joint with v > 0 (xtcocotools iouType='keypoints')")
+    coco.add_argument("--breakdown", action="store_true",
+                      help="coco: add the table per area range and the AP of each keypoint")
     arrays = parser.add_argument_group("pckh / lsp-pck / flic-pck / pdj / pcp")
     arrays.add_argument("--variant", choices=("official", "hrnet", "mmpose"), default="official",
                         help="pckh: which published evaluator's table (default official)")
@@ -104,6 +120,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="unit of the 3D predictions (default m, as the npz files)")
     three.add_argument("--joint-set", choices=("official", "all"), default="official",
                        help="MPI-INF-3DHP: the official 14 joints or all 17 (MMPose 0.x)")
+    three.add_argument("--trust-pickle", action="store_true",
+                       help="allow a pickled --gt (VideoPose3D data_3d_h36m.npz); unpickling can run code")
 
 
 # --- COCO results ----------------------------------------------------------------------------------
@@ -128,8 +146,9 @@ def _keep_freed_memory() -> None:
         pass
 
 
-def load_inputs(gt_path: str, results_path: str, num_keypoints: int):
-    """``(CocoGroundTruth, CocoResults)`` read from the two files.
+def load_inputs(gt_path: str, results_path: str, num_keypoints: int, keypoint_scores: bool = False):
+    """``(CocoGroundTruth, CocoResults)`` read from the two files (``keypoint_scores``: keep the
+    results' keypoint confidences, which ``drop_zero_confidence`` needs).
 
     Where the machine has a second core and ``fork`` exists, the ground truth is parsed in a
     forked child while this process parses the results (the two reads are independent and
@@ -139,10 +158,11 @@ def load_inputs(gt_path: str, results_path: str, num_keypoints: int):
     from posekit.metrics.json_io import read_coco_results
 
     if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return load_coco_gt(gt_path, num_keypoints=num_keypoints), read_coco_results(results_path)
+        return (load_coco_gt(gt_path, num_keypoints=num_keypoints),
+                read_coco_results(results_path, keypoint_scores=keypoint_scores))
     with multiprocessing.get_context("fork").Pool(1) as pool:
         pending = pool.apply_async(load_coco_gt, (gt_path,), {"num_keypoints": num_keypoints})
-        results = read_coco_results(results_path)
+        results = read_coco_results(results_path, keypoint_scores=keypoint_scores)
         return pending.get(), results
 
 
@@ -155,13 +175,27 @@ def _skeleton(name: str):
 
 
 def _run_coco(args: argparse.Namespace) -> int:
-    from posekit.metrics.coco_eval import CocoEvalParams, coco_keypoint_eval
+    from posekit.metrics.coco_eval import CocoEvalParams, coco_keypoint_breakdown, coco_keypoint_eval
 
     skeleton = _skeleton(args.skeleton)
-    params = CocoEvalParams(sigmas=skeleton.sigmas_array, max_dets=args.max_dets)
-    gt, results = load_inputs(args.gt, args.results, params.num_keypoints)
-    result = coco_keypoint_eval(gt, results, params)
-    print(json.dumps(result.stats) if args.json else result.summary())
+    params = CocoEvalParams(sigmas=skeleton.sigmas_array, max_dets=args.max_dets, use_area=not args.box_area,
+                            gt_ignore=args.gt_ignore, drop_zero_confidence=args.drop_zero_confidence)
+    gt, results = load_inputs(args.gt, args.results, params.num_keypoints, args.drop_zero_confidence)
+    if not args.breakdown:
+        result = coco_keypoint_eval(gt, results, params)
+        print(json.dumps(result.stats) if args.json else result.summary())
+        return 0
+    values = coco_keypoint_breakdown(gt, results, params, keypoint_names=skeleton.names)
+    if args.json:
+        print(json.dumps(values))
+        return 0
+    print("COCO keypoints (OKS 0.50:0.95)")
+    _print_table("per area range", {label: {k: v for k, v in row.items() if k != "num_gt"}
+                                    for label, row in values["areas"].items()}, digits=4)
+    print("  GT per area range: " + ", ".join(f"{label} {row['num_gt']}" for label, row in values["areas"].items()))
+    print("AP per keypoint (posekit's definition: the OKS of that keypoint alone; -1 where no GT labels it)")
+    for name, value in values["per_keypoint"].items():
+        print(f"  {name:<20} {value:.4f}")
     return 0
 
 
@@ -317,8 +351,12 @@ def _match_count(pred: np.ndarray, gt: np.ndarray, test: np.ndarray | None, args
 def mpii_ground_truth(path: str, head_boxes: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(gt (N, 16, 2), annotated (N, 16) bool, head_size (N,) float64)`` of an MPII file in
     reader order (module docstring); 0-based pixels."""
-    from posekit.data.readers.mpii import read_mpii
+    from posekit.data.readers.common import load_mat
+    from posekit.data.readers.mpii import HEAD_SIZE_FACTOR, read_mpii, read_mpii_eval_gt
 
+    if Path(path).suffix.lower() == ".mat" and "pos_gt_src" in load_mat(path):
+        joints, annotated, boxes = read_mpii_eval_gt(path)
+        return joints, annotated, HEAD_SIZE_FACTOR * np.linalg.norm(boxes[:, 2:] - boxes[:, :2], axis=1)
     kwargs = {"head_boxes": head_boxes} if head_boxes else {}
     samples = list(read_mpii(path, **kwargs))
     if not samples:
@@ -424,11 +462,14 @@ def _dataset_3d(path: str, dataset: str | None) -> str:
 
     try:
         with np.load(path, allow_pickle=False) as npz:
+            if "positions_3d" in npz.files and "imgname" not in npz.files:
+                return "h36m"  # VideoPose3D data_3d_h36m.npz
             names = npz["imgname"] if "imgname" in npz.files else None
     except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
         raise InputError(f"{path}: cannot be read as an npz ({err})") from None
     if names is None:
-        raise InputError(f"{path}: field 'imgname' is missing: not an MMPose Human3.6M / MPI-INF-3DHP npz")
+        raise InputError(f"{path}: field 'imgname' is missing: not an MMPose Human3.6M / MPI-INF-3DHP npz "
+                         f"(nor VideoPose3D's data_3d_h36m.npz with 'positions_3d')")
     first = str(names[0]) if len(names) else ""
     try:
         parse_h36m_image_name(first)
@@ -437,11 +478,17 @@ def _dataset_3d(path: str, dataset: str | None) -> str:
         return "mpi_inf_3dhp"
 
 
-def ground_truth_3d(path: str, dataset: str) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
-    """``(gt (N, J, 3) metres, mask (N, J) bool, metas)`` of an MMPose npz, one row per frame."""
+def ground_truth_3d(path: str, dataset: str, trust_pickle: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """``(gt (N, J, 3) metres, mask (N, J) bool, metas)`` of an MMPose npz (camera frame, rows in
+    file order) or of VideoPose3D's ``data_3d_h36m.npz`` (world frame, subject -> action ->
+    frame order, every joint scored; a pickle, read only with ``trust_pickle``)."""
     from posekit.data.readers import read_dataset
 
-    samples = list(read_dataset(dataset, path))
+    samples = list(read_dataset(dataset, path, trust_pickle=trust_pickle))
+    if samples and all("keypoints_3d_world" in s.meta for s in samples):  # VideoPose3D
+        gt = np.concatenate([s.meta["keypoints_3d_world"] for s in samples]).astype(np.float64)
+        return gt, np.ones(gt.shape[:2], dtype=bool), [s.meta for s in samples]
     if not samples or any(s.keypoints_3d is None for s in samples):
         raise InputError(f"{path}: field 'S' is missing: the file holds no 3D ground truth")
     order = np.argsort(np.concatenate([s.ids for s in samples]), kind="stable")
@@ -455,13 +502,16 @@ def _run_3d(args: argparse.Namespace) -> dict[str, Any]:
     from posekit.metrics.mpjpe import UNIT_TO_MM
 
     dataset = _dataset_3d(args.gt, args.dataset)
-    gt, mask, metas = ground_truth_3d(args.gt, dataset)
+    gt, mask, metas = ground_truth_3d(args.gt, dataset, args.trust_pickle)
     pred = load_array(args.results, args.results_key) * (UNIT_TO_MM[args.results_unit] / 1000.0)
     if pred.shape != gt.shape:
         raise InputError(f"{args.results}: field 'predictions' has shape {pred.shape}, expected {gt.shape} "
                          f"(one (J, 3) pose per row of {args.gt})")
-    alignment = {"mpjpe": "none", "p-mpjpe": "procrustes", "n-mpjpe": "scale", "3dpck": "none"}[args.metric]
+    alignment = {"mpjpe": "none", "p-mpjpe": "procrustes", "n-mpjpe": "scale", "mpjve": "none",
+                 "3dpck": "none"}[args.metric]
     out: dict[str, Any] = {"metric": args.metric, "dataset": dataset, "frames": len(gt), "alignment": alignment}
+    if args.metric == "mpjve":
+        return _run_mpjve(pred, gt, mask, metas, dataset, args, out)
     if dataset == "mpi_inf_3dhp":
         from posekit.metrics.protocols import mpi_inf_3dhp_report
 
@@ -490,18 +540,68 @@ def _run_3d(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def sequence_steps(metas: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """``(earlier, later)`` row indices of consecutive frames of one sequence: rows grouped by
+    (subject, action or sequence, camera), ordered by ``frame``, each row paired with the next."""
+    groups: dict[tuple, list[tuple[int, int]]] = {}
+    for i, meta in enumerate(metas):
+        key = (meta.get("subject"), meta.get("action", meta.get("sequence")), meta.get("camera"))
+        groups.setdefault(key, []).append((int(meta["frame"]), i))
+    earlier, later = [], []
+    for rows in groups.values():
+        rows.sort()
+        earlier += [i for _, i in rows[:-1]]
+        later += [i for _, i in rows[1:]]
+    return np.asarray(earlier, dtype=np.int64), np.asarray(later, dtype=np.int64)
+
+
+def _run_mpjve(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, metas: list[dict[str, Any]], dataset: str,
+               args: argparse.Namespace, out: dict[str, Any]) -> dict[str, Any]:
+    """MPJVE (VideoPose3D ``mean_velocity_error``): root-relative poses, first differences between
+    consecutive frames of each sequence, then MPJPE of the differences, in mm per frame step."""
+    from dataclasses import replace
+
+    from posekit.metrics.mpjpe import masked_mean, root_relative
+    from posekit.metrics.protocols import (MPI_INF_3DHP_OFFICIAL_JOINTS, MPI_INF_3DHP_ROOT, VIDEOPOSE3D_P1,
+                                           h36m_report)
+
+    a, b = sequence_steps(metas)
+    if a.size == 0:
+        raise InputError(f"{args.gt}: no sequence holds two frames: MPJVE needs consecutive frames")
+    root = MPI_INF_3DHP_ROOT if dataset == "mpi_inf_3dhp" else 0
+    pred_rr, gt_rr = root_relative(pred, root), root_relative(gt, root)
+    dpred, dgt = pred_rr[b] - pred_rr[a], gt_rr[b] - gt_rr[a]
+    step_mask = mask[a] & mask[b]
+    out["steps"] = int(a.size)
+    if dataset == "mpi_inf_3dhp":
+        if args.joint_set == "official":
+            step_mask[:, [j for j in range(17) if j not in MPI_INF_3DHP_OFFICIAL_JOINTS]] = False
+        errors = 1000.0 * np.linalg.norm(dpred - dgt, axis=-1)
+        sequences = np.array([str(metas[i].get("sequence")) for i in b])
+        out.update({"MPJVE_mm": masked_mean(errors, step_mask), "joint_set": args.joint_set,
+                    "per_sequence": {name: masked_mean(errors[sequences == name], step_mask[sequences == name])
+                                     for name in sorted(set(sequences.tolist()))
+                                     if step_mask[sequences == name].any()}})
+        return out
+    protocol = replace(VIDEOPOSE3D_P1, name="h36m-mpjve", root_relative=False)
+    report = h36m_report(dpred, dgt, [str(metas[i]["action"]) for i in b], protocol, step_mask, unit="m")
+    out.update({"action_mean_mm": report.action_mean, "frame_mean_mm": report.frame_mean,
+                "per_action_mm": report.per_action, "missing_actions": list(report.missing_actions)})
+    return out
+
+
 # --- printing --------------------------------------------------------------------------------------
 
 
-def _print_table(title: str, rows: dict[str, dict[str, float]]) -> None:
-    """Rows of named columns under a title, values with two decimals."""
+def _print_table(title: str, rows: dict[str, dict[str, float]], digits: int = 2) -> None:
+    """Rows of named columns under a title, values with ``digits`` decimals."""
     print(title)
     columns = list(next(iter(rows.values())))
     width = max(8, *(len(c) + 1 for c in columns))
     label = max(6, *(len(r) + 1 for r in rows))
     print(" " * label + "".join(f"{c:>{width}}" for c in columns))
     for name, row in rows.items():
-        print(f"{name:<{label}}" + "".join(f"{row[c]:>{width}.2f}" for c in columns))
+        print(f"{name:<{label}}" + "".join(f"{row[c]:>{width}.{digits}f}" for c in columns))
 
 
 def _print_report(values: dict[str, Any]) -> None:
@@ -514,6 +614,11 @@ def _print_report(values: dict[str, Any]) -> None:
                      values["table"])
         if values.get("AUC") is not None:
             print(f"AUC: {values['AUC']:.2f}")
+    elif metric == "mpjve" and values["dataset"] == "mpi_inf_3dhp":
+        print(f"MPI-INF-3DHP MPJVE ({values['joint_set']} joints, root-relative), {values['steps']} frame steps")
+        print(f"  MPJVE {values['MPJVE_mm']:.2f} mm")
+        for name, value in values["per_sequence"].items():
+            print(f"  {name:<8} {value:.2f} mm")
     elif values["dataset"] == "mpi_inf_3dhp":
         print(f"MPI-INF-3DHP ({values['joint_set']} joints, alignment {values['alignment']}), "
               f"{values['frames']} frames")
@@ -525,7 +630,9 @@ def _print_report(values: dict[str, Any]) -> None:
         print(f"Human3.6M 3DPCK@150mm (root-relative, 17 joints), {values['frames']} frames")
         print(f"  3DPCK {values['3DPCK']:.2f}   AUC {values['AUC']:.2f}")
     else:
-        print(f"Human3.6M {metric.upper()} (root-relative, alignment {values['alignment']}), {values['frames']} frames")
+        steps = f", {values['steps']} frame steps" if metric == "mpjve" else ""
+        print(f"Human3.6M {metric.upper()} (root-relative, alignment {values['alignment']}), {values['frames']} "
+              f"frames{steps}")
         print(f"  action mean {values['action_mean_mm']:.2f} mm   frame mean {values['frame_mean_mm']:.2f} mm")
         for action, value in values["per_action_mm"].items():
             print(f"  {action:<14} {value:.2f} mm")
@@ -561,6 +668,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     except (CocoFormatError, ValueError) as exc:
         message = str(exc)
+        if "trust_pickle=True" in message:
+            message = message.replace("trust_pickle=True", "--trust-pickle")
     except OSError as exc:
         message = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
     print(f"posekit eval: error: {message}", file=sys.stderr)

@@ -10,8 +10,14 @@ Output layout (COCO person keypoints, as ``person_keypoints_*.json``):
   num_keypoints, bbox [x, y, w, h], area, iscrowd}``. Keypoints are in the dataset's own
   skeleton and posekit's 0-based pixel centres (COCO's own convention; labels read from
   MATLAB 1-based files are therefore 1 less than in those files); an unlabelled joint is
-  written ``0, 0, 0``. ``area`` is ``meta["areas"]`` where the reader has it, else the box area;
-  ``iscrowd`` is ``meta["iscrowd"]`` or 0; ``id`` is the 1-based running annotation number.
+  written ``0, 0, 0``. ``num_keypoints`` is ``meta["num_keypoints"]`` where the reader keeps
+  the source file's field (CrowdPose counts only ``v == 2`` there, and the evaluators read the
+  field: keeping it keeps which people are ignored), else the count of labelled joints. ``area``
+  is ``meta["areas"]`` where the reader has it, else ``0.53 * w * h`` of the box -- what
+  xtcocotools and the CrowdPose evaluator use for files without ``area`` (CrowdPose, AIC; MMPose
+  also gives MPII people that area), so pycocotools on the converted file scores like those
+  evaluators on the original. ``iscrowd`` is ``meta["iscrowd"]`` or 0; ``id`` is the 1-based
+  running annotation number (never 0: pycocotools miscounts a match with annotation id 0).
   Where a sample has 3D ground truth, ``keypoints_3d`` ``[X, Y, Z]*K`` (camera frame, metres)
   is added, as the synthetic benchmark's writer does;
 - ``categories``: one ``person`` category with the skeleton's ``keypoints`` names and its
@@ -25,6 +31,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from posekit.atomic import atomic_write_json
+from posekit.data.readers.coco import BOX_AREA_FACTOR  # area of a person whose source has none
 from posekit.skeletons import Skeleton
 from posekit.structures import PoseSample
 
@@ -67,6 +74,7 @@ def sample_to_coco(sample: PoseSample, image_id: int | str, first_ann_id: int) -
     n = len(sample.keypoints)
     areas = meta.get("areas")
     crowd = meta.get("iscrowd")
+    counts = meta.get("num_keypoints")
     anns = []
     for i in range(n):
         vis = np.asarray(sample.visibility[i], dtype=np.int64)
@@ -78,13 +86,17 @@ def sample_to_coco(sample: PoseSample, image_id: int | str, first_ann_id: int) -
             raise ConversionError(f"image {image['file_name'] or image_id}: person {i}: field 'keypoints' "
                                   f"has a non-finite coordinate on a labelled joint")
         x1, y1, x2, y2 = (float(v) for v in sample.boxes[i])
+        if not np.all(np.isfinite([x1, y1, x2, y2])):
+            raise ConversionError(f"image {image['file_name'] or image_id}: person {i}: field 'boxes' is not finite "
+                                  f"(the format gives no box and the person has no labelled 2D joint to make one "
+                                  f"from)")
         w, h = max(x2 - x1, 0.0), max(y2 - y1, 0.0)
         ann: dict[str, Any] = {
             "id": first_ann_id + i, "image_id": image_id, "category_id": 1,
             "keypoints": [round(float(v), 3) if j % 3 != 2 else int(v) for j, v in enumerate(kps.reshape(-1))],
-            "num_keypoints": int(labelled.sum()),
+            "num_keypoints": int(counts[i]) if counts is not None else int(labelled.sum()),
             "bbox": [round(x1, 3), round(y1, 3), round(w, 3), round(h, 3)],
-            "area": round(float(areas[i]) if areas is not None else w * h, 3),
+            "area": round(float(areas[i]) if areas is not None else w * h * BOX_AREA_FACTOR, 3),
             "iscrowd": int(bool(crowd[i])) if crowd is not None else 0,
         }
         if sample.keypoints_3d is not None:

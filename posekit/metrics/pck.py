@@ -129,7 +129,6 @@ def pck(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, norm: np.ndarray, th
                      strict=strict, threshold=float(thr))
 
 
-
 def coco_pck(gt, results, thr: float, sigmas: np.ndarray | None = None, *,
              strict: bool = True, norm: str = "bbox", skeleton="coco17") -> tuple[PCKResult, int, int]:
     """Box-normalised PCK of COCO keypoint results against COCO ground truth.

@@ -28,6 +28,10 @@ from posekit.structures import PoseResult, PoseSample
 __all__ = ["FormatError", "CocoImage", "read_coco_keypoints", "iter_person_instances", "read_coco", "coco_samples",
            "read_coco_results", "read_coco_detections"]
 
+#: GT area where a file has no ``area`` field: ``0.53 * w * h`` of the bbox (xtcocotools ``use_area=False``,
+#: crowdposetools; REFERENCE-METRICS-FORMATS.md trap 5).
+BOX_AREA_FACTOR = 0.53
+
 _STANDARD_FIELDS = {"id", "image_id", "category_id", "bbox", "keypoints", "num_keypoints", "iscrowd",
                     "area", "segmentation"}
 
@@ -37,8 +41,8 @@ class CocoImage:
     """One image of a COCO keypoints file and its person annotations.
 
     ``keypoints (N, K, 2)`` float32, ``visibility (N, K)`` uint8, ``boxes (N, 4)`` xyxy,
-    ``areas (N,)`` (the ``area`` field, or bbox w*h where the file has none), ``iscrowd (N,)``
-    bool, ``ann_ids (N,)``.
+    ``areas (N,)`` (the ``area`` field, or ``0.53 * w * h`` of the bbox where the file has none,
+    the xtcocotools / CrowdPose substitute), ``iscrowd (N,)`` bool, ``ann_ids (N,)``.
     """
 
     image_id: int
@@ -68,7 +72,7 @@ def _parse_images(data: Any, path: Path, sk: Skeleton, keep_extras: bool) -> lis
     images = get_list(data, "images", path, "top level")
     anns = get_list(data, "annotations", path, "top level")
     k = sk.num_keypoints
-    per_image: dict[int | str, list[tuple[dict, np.ndarray, np.ndarray]]] = {}
+    per_image: dict[int | str, list[_Annotation]] = {}
     for i, img in enumerate(images):
         per_image[_image_id(get_field(img, "id", path, f"images[{i}]"), path, f"images[{i}]", "id")] = []
     for i, ann in enumerate(anns):
@@ -76,16 +80,14 @@ def _parse_images(data: Any, path: Path, sk: Skeleton, keep_extras: bool) -> lis
         image_id = _image_id(get_field(ann, "image_id", path, where), path, where)
         if image_id not in per_image:
             raise format_error(path, where, "image_id", f"= {image_id!r} is not in 'images'")
-        kps = keypoint_triplets(get_field(ann, "keypoints", path, where), k, path, where, "keypoints", sk.name)
-        box = float_array(get_field(ann, "bbox", path, where), (4,), path, where, "bbox")
-        per_image[image_id].append((ann, kps, box))
+        per_image[image_id].append(_annotation(ann, path, where, sk))
     out = []
     for i, img in enumerate(images):
         image_id = img["id"]
         group = per_image[image_id]
-        kps = np.array([g[1] for g in group], np.float32).reshape(-1, k, 3)
-        boxes = np.array([g[2] for g in group], np.float32).reshape(-1, 4)
-        areas = np.array([a.get("area", box[2] * box[3]) for a, _, box in group], np.float32)
+        kps = np.array([g.keypoints for g in group], np.float32).reshape(-1, k, 3)
+        boxes = np.array([g.box for g in group], np.float32).reshape(-1, 4)
+        areas = np.array([g.area for g in group], np.float32)
         boxes[:, 2:] += boxes[:, :2]
         out.append(CocoImage(
             image_id=image_id,
@@ -94,11 +96,43 @@ def _parse_images(data: Any, path: Path, sk: Skeleton, keep_extras: bool) -> lis
             height=int(float_array(img.get("height", 0), (), path, f"images[{i}]", "height")),
             keypoints=kps[..., :2].copy(), visibility=kps[..., 2].astype(np.uint8),
             boxes=boxes, areas=areas,
-            iscrowd=np.array([bool(a.get("iscrowd", 0)) for a, _, _ in group], bool),
-            ann_ids=np.array([a.get("id", -1) for a, _, _ in group], np.int64),
-            extras=[{key: v for key, v in a.items() if key not in _STANDARD_FIELDS} for a, _, _ in group]
+            iscrowd=np.array([g.iscrowd for g in group], bool),
+            ann_ids=np.array([g.ann_id for g in group], np.int64),
+            extras=[{key: v for key, v in g.record.items() if key not in _STANDARD_FIELDS} for g in group]
             if keep_extras else []))
     return out
+
+
+@dataclass
+class _Annotation:
+    """One checked annotation: ``keypoints (K, 3)``, ``box`` ``[x, y, w, h]``, ``area`` (the field
+    or ``0.53 * w * h``), ``iscrowd``, ``ann_id`` (-1 where the file has none) and the raw record."""
+
+    record: dict
+    keypoints: np.ndarray
+    box: np.ndarray
+    area: float
+    iscrowd: bool
+    ann_id: int
+
+
+def _annotation(ann: dict, path: Path, where: str, sk: Skeleton) -> _Annotation:
+    kps = keypoint_triplets(get_field(ann, "keypoints", path, where), sk.num_keypoints, path, where, "keypoints",
+                            sk.name)
+    bad = ~np.isin(kps[:, 2], (0, 1, 2))
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise format_error(path, where, "keypoints", f"has visibility {kps[j, 2]:g} at joint {j} ({sk.names[j]}), "
+                                                     f"expected 0, 1 or 2")
+    box = float_array(get_field(ann, "bbox", path, where), (4,), path, where, "bbox")
+    area = (float(float_array(ann["area"], (), path, where, "area")) if "area" in ann
+            else float(box[2] * box[3] * BOX_AREA_FACTOR))
+    crowd = ann.get("iscrowd", 0)
+    iscrowd = crowd if isinstance(crowd, bool) else bool(float_array(crowd, (), path, where, "iscrowd"))
+    ann_id = ann.get("id", -1)
+    if isinstance(ann_id, bool) or not isinstance(ann_id, int):
+        raise format_error(path, where, "id", f"is {ann_id!r}, expected an integer annotation id")
+    return _Annotation(ann, kps, box, area, iscrowd, ann_id)
 
 
 def read_coco_keypoints(path: str | Path, skeleton: Skeleton | str = "coco17",
@@ -128,18 +162,34 @@ def coco_samples(path: str | Path, skeleton: Skeleton | str, image_dir: str | Pa
     data = read_json(path)
     sk = as_skeleton(skeleton)
     images = _parse_images(data, path, sk, keep_extras)
-    has_area = all("area" in ann for ann in data["annotations"])
+    has_area = all(isinstance(ann, dict) and "area" in ann for ann in data["annotations"])
+    num_keypoints = _num_keypoints_by_image(data["annotations"], path)
     samples = []
     for img in images:
         meta: dict[str, Any] = {"image_id": img.image_id, "file": image_file(image_dir, img.file_name),
                                 "width": img.width, "height": img.height, "iscrowd": img.iscrowd}
         if has_area:
             meta["areas"] = img.areas
+        if num_keypoints is not None:
+            meta["num_keypoints"] = np.array(num_keypoints.get(img.image_id, []), np.int64)
         if keep_extras:
             meta["extras"] = img.extras
         samples.append(PoseSample(image=None, keypoints=img.keypoints, visibility=img.visibility,
                                   boxes=img.boxes, skeleton=sk, ids=img.ann_ids, meta=meta))
     return samples, data["images"]
+
+
+def _num_keypoints_by_image(anns: list, path: Path) -> dict[int | str, list[int]] | None:
+    """Each image's ``num_keypoints`` fields in annotation order, or ``None`` unless every
+    annotation has one. The field is kept as written: CrowdPose counts only ``v == 2`` there, and
+    its evaluator reads the field rather than recounting (REFERENCE-METRICS-FORMATS.md A1.7, B6)."""
+    if not all("num_keypoints" in ann for ann in anns):
+        return None
+    out: dict[int | str, list[int]] = {}
+    for i, ann in enumerate(anns):
+        value = float_array(ann["num_keypoints"], (), path, _ann_where(i, ann), "num_keypoints")
+        out.setdefault(ann["image_id"], []).append(int(value))
+    return out
 
 
 def read_coco(path: str | Path, skeleton: Skeleton | str = "coco17", image_dir: str | Path | None = None,
@@ -151,8 +201,9 @@ def read_coco(path: str | Path, skeleton: Skeleton | str = "coco17", image_dir: 
     decode images). ``meta``: ``image_id``, ``file`` (``image_dir / file_name`` when
     ``image_dir`` is given), ``width``, ``height``, ``iscrowd (N,)``, ``areas (N,)`` (only when
     every annotation has an ``area`` field: CrowdPose and AIC files have none, and their
-    evaluators use ``0.53 * w * h`` instead) and, with ``keep_extras``, ``extras`` (each
-    annotation's non-standard fields).
+    evaluators use ``0.53 * w * h`` instead), ``num_keypoints (N,)`` (the field as written, only
+    when every annotation has one; CrowdPose counts ``v == 2`` only) and, with ``keep_extras``,
+    ``extras`` (each annotation's non-standard fields).
     """
     return iter(coco_samples(path, skeleton, image_dir, keep_extras)[0])
 

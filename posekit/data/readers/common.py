@@ -123,9 +123,12 @@ def load_mat(path: str | Path) -> dict[str, Any]:
         raise ImportError(f"{path}: reading MATLAB .mat files needs scipy (pip install scipy)") from err
     with path.open("rb") as handle:
         head = handle.read(520)
-    if head[512:520] == _HDF5_SIGNATURE or head[:8] == _HDF5_SIGNATURE:
+    if head[512:520] == _HDF5_SIGNATURE:
         raise format_error(path, None, None, "is a MATLAB v7.3 (HDF5) file; re-save it in MATLAB with "
                                              "save(file, '-v7') to read it with posekit")
+    if head[:8] == _HDF5_SIGNATURE:
+        raise format_error(path, None, None, "is an HDF5 file, not a MATLAB v4-v7 .mat (a MATLAB v7.3 .mat "
+                                             "must be re-saved with save(file, '-v7'))")
     try:
         data = scipy.io.loadmat(str(path), squeeze_me=True, struct_as_record=False)
     except Exception as err:  # scipy raises many types (ValueError, TypeError, OSError, zlib.error...)

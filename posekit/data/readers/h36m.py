@@ -120,11 +120,13 @@ def load_spin_npz(path: str | Path, num_joints: int | tuple[int, ...]) -> dict[s
 def read_h36m(path: str | Path, **kwargs: Any) -> Iterator[PoseSample]:
     """Either H3.6M layout, told by the arrays in ``path``: ``imgname`` -> MMPose npz;
     ``positions_3d`` / ``positions_2d`` -> VideoPose3D (the other file may come as
-    ``path_2d=`` / ``path_3d=``). Keyword arguments go to the chosen reader."""
+    ``path_2d=`` / ``path_3d=``). Keyword arguments go to the chosen reader; ``image_dir`` is
+    dropped for VideoPose3D, whose arrays name no images."""
     path = Path(path)
     names = _npz_names(path)
     if "imgname" in names:
         return read_h36m_mmpose(path, **kwargs)
+    kwargs.pop("image_dir", None)
     if "positions_3d" in names:
         return read_h36m_videopose3d(path_3d=path, **kwargs)
     if "positions_2d" in names:

@@ -9,6 +9,9 @@ Three layouts, one ``PoseSample`` per image in each:
   ``mpii_gt_val.mat`` (:func:`read_mpii_head_boxes`);
 - Newell's ``annot/{train,valid}.h5`` (pose-hg-train, one row per person): :func:`read_mpii_h5`.
 
+The evaluators' own ground truth ``gt_valid.mat`` (joints, missing flags and head boxes, no
+image names) is read by :func:`read_mpii_eval_gt` as arrays.
+
 Coordinates: all three store MATLAB **1-based** pixels. The readers subtract 1 from joints,
 centres and head boxes, giving posekit's 0-based coordinates (pixel centres at integers), as
 HRNet's loader does. The official evaluators compare 1-based predictions with the 1-based
@@ -23,8 +26,8 @@ point whose ``is_visible`` is empty (it happens) counts as visible (2). Unannota
 get coordinates (0, 0). The official PCKh ignores occlusion (all annotated joints count).
 
 ``meta`` (per image): ``file``, ``centers (N, 2)`` (0-based ``objpos``/``center``),
-``scales (N,)`` (MPII ``scale``: person height / 200 px), ``head_sizes (N,)`` (PCKh's
-normaliser ``0.6 * |head box diagonal|``, where known) and ``head_boxes (N, 4)`` (0-based xyxy,
+``scales (N,)`` (MPII ``scale``: person height / 200 px), ``head_sizes (N,)`` float64 (PCKh's
+normaliser ``0.6 * |head box diagonal|``, where known, computed from the float64 boxes) and ``head_boxes (N, 4)`` (0-based xyxy,
 where known). ``boxes`` are the MMPose 1.x person boxes: a square of side ``200 * scale`` around
 the centre moved down by ``15 * scale`` px.
 """
@@ -43,7 +46,7 @@ from posekit.skeletons import get_skeleton
 from posekit.structures import PoseSample
 
 __all__ = ["read_mpii", "read_mpii_release", "read_mpii_json", "read_mpii_h5", "read_mpii_head_boxes",
-           "HEAD_SIZE_FACTOR"]
+           "read_mpii_eval_gt", "HEAD_SIZE_FACTOR"]
 
 #: PCKh head size = HEAD_SIZE_FACTOR * |head box diagonal| (official ``util_get_head_size.m``: SC_BIAS = 0.6).
 HEAD_SIZE_FACTOR = 0.6
@@ -73,7 +76,10 @@ def _person_boxes(centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
 
 
 def _head_sizes(head_boxes: np.ndarray) -> np.ndarray:
-    return (HEAD_SIZE_FACTOR * np.linalg.norm(head_boxes[:, 2:] - head_boxes[:, :2], axis=1)).astype(np.float64)
+    """PCKh head sizes ``(N,)`` of ``(N, 4)`` xyxy head boxes, in float64 from float64 boxes: a
+    float32 size (or box) moves joints lying exactly on a PCKh threshold."""
+    boxes = np.asarray(head_boxes, np.float64)
+    return HEAD_SIZE_FACTOR * np.linalg.norm(boxes[:, 2:] - boxes[:, :2], axis=1)
 
 
 def _grouped(names: list[str]) -> list[tuple[str, list[int]]]:
@@ -101,10 +107,44 @@ def read_mpii_head_boxes(path: str | Path) -> np.ndarray:
     Those files hold ``headboxes_src`` of shape ``(2, 2, N)``: (top-left, bottom-right) x (x, y)
     x person, 1-based, in the order of ``valid.json``.
     """
-    arrays = load_mat(path)
+    return _head_boxes(load_mat(path), path).astype(np.float32)
+
+
+def _head_boxes(arrays: dict[str, Any], path: str | Path) -> np.ndarray:
+    """``(N, 4)`` float64 0-based xyxy head boxes of ``headboxes_src (2, 2, N)``."""
     require_keys(arrays, ["headboxes_src"], path)
     src = check_shape(np.asarray(arrays["headboxes_src"]), (2, 2, None), path, "headboxes_src")
-    return (src.transpose(2, 0, 1).reshape(-1, 4) - 1.0).astype(np.float32)
+    return src.transpose(2, 0, 1).reshape(-1, 4) - 1.0
+
+
+def read_mpii_eval_gt(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The evaluation ground truth ``gt_valid.mat`` (HRNet / bearpaw ``eval_PCKh.py``) or MMPose's
+    ``mpii_gt_val.mat``: ``(joints (N, 16, 2), annotated (N, 16) bool, head_boxes (N, 4))``.
+
+    Those files hold ``pos_gt_src (16, 2, N)`` (joint x joint-coordinate x person, MATLAB
+    1-based pixels), ``jnt_missing (16, N)`` (1 = not annotated; the evaluators' mask is
+    ``1 - jnt_missing``) and ``headboxes_src (2, 2, N)``, people in the order of ``valid.json``.
+    Joints and head boxes come back 0-based float64 (as every posekit MPII reader gives them;
+    float64 so that head sizes equal the evaluators' to the last bit); unannotated joints are
+    (0, 0). The file names no images, so it is not a ``PoseSample`` stream.
+    """
+    arrays = load_mat(path)
+    require_keys(arrays, ["pos_gt_src", "jnt_missing", "headboxes_src"], path)
+    pos = check_shape(np.asarray(arrays["pos_gt_src"]), (_NUM_JOINTS, 2, None), path, "pos_gt_src")
+    n = pos.shape[2]
+    missing = check_shape(np.asarray(arrays["jnt_missing"]), (_NUM_JOINTS, n), path, "jnt_missing")
+    bad = ~np.isin(missing, (0, 1))
+    if bad.any():
+        joint, person = np.argwhere(bad)[0]
+        raise format_error(path, f"person {person + 1}", "jnt_missing", f"is {missing[joint, person]:g} for joint "
+                                                                         f"{joint}, expected 0 or 1")
+    head_boxes = _head_boxes(arrays, path)
+    if len(head_boxes) != n:
+        raise format_error(path, None, "headboxes_src", f"has {len(head_boxes)} boxes for the {n} people of "
+                                                        f"'pos_gt_src'")
+    annotated = (missing == 0).T
+    joints = np.where(annotated[..., None], pos.transpose(2, 0, 1) - 1.0, 0.0)
+    return joints, annotated, head_boxes
 
 
 def read_mpii_json(path: str | Path, image_dir: str | Path | None = None,
@@ -140,7 +180,7 @@ def read_mpii_json(path: str | Path, image_dir: str | Path | None = None,
                                       "joints_vis") > 0
     boxes_all = None
     if head_boxes is not None:
-        boxes_all = read_mpii_head_boxes(head_boxes)
+        boxes_all = _head_boxes(load_mat(head_boxes), head_boxes)  # float64: exact head sizes
         if len(boxes_all) != n:
             raise format_error(head_boxes, None, "headboxes_src", f"has {len(boxes_all)} boxes but {path} has "
                                                                   f"{n} people")
@@ -149,7 +189,7 @@ def read_mpii_json(path: str | Path, image_dir: str | Path | None = None,
         meta: dict[str, Any] = {"centers": centers[idx].astype(np.float32),
                                 "scales": scales[idx].astype(np.float32)}
         if boxes_all is not None:
-            meta["head_boxes"] = boxes_all[idx]
+            meta["head_boxes"] = boxes_all[idx].astype(np.float32)
             meta["head_sizes"] = _head_sizes(boxes_all[idx])
         samples.append(_sample(name, image_dir, joints[idx], np.where(labelled[idx], 2, 0),
                                _person_boxes(centers[idx], scales[idx]), np.array(idx, np.int64), meta))
@@ -245,6 +285,10 @@ def read_mpii_release(path: str | Path, image_dir: str | Path | None = None) -> 
     """
     path = Path(path)
     data = load_mat(path)
+    if "RELEASE" not in data and "pos_gt_src" in data:
+        raise format_error(path, None, "RELEASE", "is missing: this is an evaluation ground truth (gt_valid.mat "
+                                                  "layout), read it with read_mpii_eval_gt or posekit eval "
+                                                  "--metric pckh --gt")
     require_keys(data, ["RELEASE"], path)
     release = data["RELEASE"]
     annolist = mat_items(mat_field(release, "annolist"))
@@ -297,12 +341,12 @@ def _release_samples(path: Path, annolist: list, img_train: np.ndarray | None, s
         vis_a = np.array(vis, np.uint8).reshape(-1, _NUM_JOINTS)
         centers_a = np.array(centers, np.float64).reshape(-1, 2)
         scales_a = np.array(scales, np.float64)
-        heads_a = np.array(heads, np.float32).reshape(-1, 4)
+        heads_a = np.array(heads, np.float64).reshape(-1, 4)
         boxes = _person_boxes(centers_a, scales_a)
         missing = np.isnan(scales_a)
         boxes[missing] = boxes_from_keypoints(kps_a[missing], vis_a[missing])
         meta: dict[str, Any] = {"centers": centers_a.astype(np.float32), "scales": scales_a.astype(np.float32),
-                                "head_boxes": heads_a, "head_sizes": _head_sizes(heads_a)}
+                                "head_boxes": heads_a.astype(np.float32), "head_sizes": _head_sizes(heads_a)}
         if img_train is not None:
             meta["img_train"] = bool(img_train[i])
         if single is not None:
