@@ -416,9 +416,28 @@ SYNTH30 = Skeleton(
 )
 
 #: Built-in skeletons by name.
+# Source: REFERENCE-METRICS-FORMATS.md A4.3 (the 17 "relevant" joints, 1-based picks
+# [8,6,15,16,17,10,11,12,24,25,26,19,20,21,5,4,7] of the 28 annotated) and B8 (MMPose's links).
+# Names follow posekit's vocabulary; parents: the kinematic tree rooted at the pelvis.
+_MPI_INF_3DHP17_NAMES = (
+    "head_top", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+    "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "pelvis",
+    "spine", "head")
+_MPI_INF_3DHP17_LINKS = [(1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (14, 8), (8, 9), (9, 10), (14, 11),
+                         (11, 12), (12, 13), (0, 16), (16, 1), (1, 15), (15, 14)]
+#: The MPI-INF-3DHP 17-joint skeleton (no OKS sigmas: the dataset is evaluated by 3D PCK / MPJPE).
+MPI_INF_3DHP17 = Skeleton(
+    name="mpi_inf_3dhp17",
+    names=_MPI_INF_3DHP17_NAMES,
+    links=tuple((_MPI_INF_3DHP17_NAMES[a], _MPI_INF_3DHP17_NAMES[b]) for a, b in _MPI_INF_3DHP17_LINKS),
+    sigmas=None,
+    parents=(16, 15, 1, 2, 3, 1, 5, 6, 14, 8, 9, 14, 11, 12, -1, 14, 1),
+)
+
 SKELETONS: dict[str, Skeleton] = {
     s.name: s
-    for s in (COCO17, MPII16, LSP14, FLIC, AIC14, CROWDPOSE14, H36M17, SMPL24, OPENPOSE18, SYNTH30)
+    for s in (COCO17, MPII16, LSP14, FLIC, AIC14, CROWDPOSE14, H36M17, SMPL24, OPENPOSE18, SYNTH30,
+              MPI_INF_3DHP17)
 }
 
 

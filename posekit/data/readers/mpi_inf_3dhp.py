@@ -19,27 +19,10 @@ import numpy as np
 
 from posekit.data.readers.common import boxes_from_center_scale, format_error, image_file, load_pickle
 from posekit.data.readers.h36m import load_spin_npz
-from posekit.skeletons import Skeleton
+from posekit.skeletons import MPI_INF_3DHP17
 from posekit.structures import PoseSample
 
 __all__ = ["read_mpi_inf_3dhp", "parse_3dhp_image_name", "MPI_INF_3DHP17"]
-
-# Source: REFERENCE-METRICS-FORMATS.md A4.3 (the 17 "relevant" joints, 1-based picks
-# [8,6,15,16,17,10,11,12,24,25,26,19,20,21,5,4,7] of the 28 annotated) and B8 (MMPose's links).
-# Names follow posekit's vocabulary; parents: the kinematic tree rooted at the pelvis.
-_NAMES = ("head_top", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
-          "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "pelvis",
-          "spine", "head")
-_LINKS = [(1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (14, 8), (8, 9), (9, 10), (14, 11), (11, 12), (12, 13),
-          (0, 16), (16, 1), (1, 15), (15, 14)]
-#: The MPI-INF-3DHP 17-joint skeleton (no OKS sigmas: the dataset is evaluated by 3D PCK / MPJPE).
-MPI_INF_3DHP17 = Skeleton(
-    name="mpi_inf_3dhp17",
-    names=_NAMES,
-    links=tuple((_NAMES[a], _NAMES[b]) for a, b in _LINKS),
-    sigmas=None,
-    parents=(16, 15, 1, 2, 3, 1, 5, 6, 14, 8, 9, 14, 11, 12, -1, 14, 1),
-)
 
 _TRAIN_NAME = re.compile(r"(S\d+)_(Seq\d+)_Cam(\d+)_(\d+)\.\w+")
 _TEST_NAME = re.compile(r"(TS\d+)_(\d+)\.\w+")
