@@ -1,10 +1,12 @@
-"""Machine description and quietness check shared by the benchmarks."""
+"""Machine description, quietness check and timing helper shared by the benchmarks."""
 from __future__ import annotations
 
 import datetime
 import os
 import platform
+import statistics
 import sys
+import time
 
 
 def cpu_model() -> str:
@@ -30,3 +32,13 @@ def machine_info() -> dict:
     except ImportError:
         pass
     return info
+
+
+def median_ms(fn, runs: int) -> float:
+    """Median wall time of ``runs`` calls of ``fn``, in milliseconds."""
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000 * statistics.median(times)

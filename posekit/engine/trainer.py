@@ -41,7 +41,7 @@ from posekit.models.losses import heatmap_mse_loss
 from posekit.models.zoo import build_model
 from posekit.skeletons import get_skeleton
 
-REQUIRED_KEYS = ("name", "arch", "skeleton", "input_size", "heatmap_size", "codec", "data", "train")
+REQUIRED_KEYS = ("name", "arch", "skeleton", "input_size", "codec", "data", "train")  # + heatmap_size for heatmap codecs
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

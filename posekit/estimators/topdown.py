@@ -24,9 +24,10 @@ from posekit.structures import PoseResult
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 # Defaults of an architecture loaded by name without a posekit record (e.g. to load an
-# official checkpoint): the COCO 256x192 top-down setting of SimpleBaseline/HRNet.
+# official checkpoint): the COCO 256x192 top-down setting of SimpleBaseline/HRNet. The heatmap
+# size follows the model's stride; regression models get the regression codec.
 DEFAULT_RECORD: dict[str, Any] = {
-    "skeleton": "coco17", "input_size": [192, 256], "heatmap_size": [48, 64],
+    "skeleton": "coco17", "input_size": [192, 256],
     "codec": {"sigma": 2.0, "unbiased": False, "decode_mode": "quarter"},
     "normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "color": "RGB"},
     "box_padding": 1.25, "arch_kwargs": {},
@@ -152,8 +153,13 @@ def estimator_from_record(record: dict[str, Any], weights: str | Path | None,
     model = build_model(record["arch"], num_keypoints=skeleton.num_keypoints, **record.get("arch_kwargs", {}))
     if weights is not None:
         load_checkpoint(model, weights, strict=True)
+    codec_spec = dict(record["codec"])
+    if getattr(model, "output_kind", "heatmap") == "regression":
+        codec_spec = {"type": "regression"} if "type" not in codec_spec else codec_spec
     heatmap_size = record.get("heatmap_size")
-    codec = build_codec(record["codec"], tuple(record["input_size"]),
+    if heatmap_size is None and codec_spec.get("type", "heatmap") == "heatmap":
+        heatmap_size = [n // int(model.stride) for n in record["input_size"]]
+    codec = build_codec(codec_spec, tuple(record["input_size"]),
                         tuple(heatmap_size) if heatmap_size is not None else None)
     norm = record["normalization"]
     return TopDownEstimator(model, codec, skeleton, tuple(record["input_size"]), norm["mean"], norm["std"],

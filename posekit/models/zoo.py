@@ -1,9 +1,16 @@
 """User-facing model names -> architecture builders.
 
-Every model takes an ImageNet-normalised RGB crop ``(B, 3, H, W)`` (float32) and returns heatmaps
-``(B, K, H/stride, W/stride)``; ``model.stride`` is 4 unless a builder override changes it
-(e.g. fewer SimpleBaseline deconvolutions). ``overrides`` are passed to the model constructor
-(:class:`~posekit.models.simplebaseline.SimpleBaseline`, :class:`~posekit.models.hrnet.PoseHRNet`).
+The model contract: every model takes an ImageNet-normalised RGB crop ``(B, 3, H, W)`` (float32)
+and its ``forward`` returns the final prediction, according to ``model.output_kind``:
+
+- ``"heatmap"``: heatmaps ``(B, K, H/stride, W/stride)``, ``model.stride`` (4 for most models);
+- ``"regression"``: coordinates ``(B, K, 2)`` normalised to the crop, ``u = (x + 0.5) / W``.
+
+Optional ``forward_train(x) -> list[Tensor]`` returns every supervised output (intermediate
+supervision), and optional ``loss(outputs, target, target_weight)`` is the method's own loss
+(default: heatmap MSE summed over the outputs; see ``posekit.engine.trainer.training_loss``).
+``overrides`` are passed to the model constructor. Each method's module exposes ``ZOO``
+(name -> builder); the registry below merges them.
 """
 from __future__ import annotations
 
@@ -42,6 +49,21 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "hrnet_w48": partial(_hrnet, {**_HRNET_PAPER, "width": 48}),
     "hrnet_w16_small": partial(_hrnet, {**_HRNET_SMALL, "width": 16}),
 }
+
+
+def _method_zoos() -> dict[str, Callable[..., nn.Module]]:
+    """The ``ZOO`` entries of the method modules (one architecture per module)."""
+    from posekit.models import (chained, cpm, deeppose, multicontext_attention, prm_hourglass,
+                                stacked_hourglass, tfpose, vitpose)
+
+    entries: dict[str, Callable[..., nn.Module]] = {}
+    for module in (deeppose, tfpose, cpm, stacked_hourglass, chained, multicontext_attention,
+                   prm_hourglass, vitpose):
+        entries.update(module.ZOO)
+    return entries
+
+
+MODELS.update(_method_zoos())
 
 
 def list_models() -> list[str]:

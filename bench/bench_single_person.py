@@ -1,0 +1,176 @@
+"""The 2D single-person model zoo compared on one synthetic benchmark (issue 4's results table).
+
+For every method: the paper-scale zoo model's parameters and multiply-accumulates (MACs, at the
+paper's input size) next to the paper's own figures; the CPU-scale recipe's parameters and MACs;
+and, when the recipe has been trained (``posekit train configs/<name>.yaml --work-dir
+RUNS/<name>``), its accuracy on the recipes' fixed synthetic `single` validation set (500 images,
+seed 7, ground-truth boxes): PCK@0.05, PCK@0.1 (box-normalised), OKS AP; CPU latency per person
+crop of the whole estimator call (crop warp, normalisation, forward, decode) at batch 1 and 16,
+2 threads; and the training time summed from the run's ``log.jsonl``.
+
+    python bench/bench_single_person.py [--runs-dir runs] [--methods deeppose,cpm,...]
+
+Writes ``bench/results/single_person.json`` and ``single_person.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info, median_ms  # noqa: E402
+
+from posekit.engine.evaluate import evaluate_topdown  # noqa: E402
+from posekit.engine.trainer import load_config, resolve_split  # noqa: E402
+from posekit.estimators.topdown import load_topdown  # noqa: E402
+from posekit.models.flops import count_macs, count_params  # noqa: E402
+from posekit.models.zoo import build_model  # noqa: E402
+from posekit.skeletons import get_skeleton  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PCK_TARGET = 0.80
+TRAIN_MINUTES_BUDGET = 30
+
+# method -> (paper-scale zoo name, paper input (h, w), CPU recipe, paper's own figures with source)
+METHODS: dict[str, dict] = {
+    "DeepPose (cascade)": {"arch": "deeppose_alexnet", "input": (220, 220), "recipe": "deeppose_alexnet_cpu",
+                           "paper": "not stated (Toshev & Szegedy, CVPR 2014)"},
+    "TFPose": {"arch": "tfpose_r50", "input": (256, 192), "recipe": "tfpose_r50_cpu",
+               "paper": "see tfpose.py docstring"},
+    "Convolutional Pose Machines": {"arch": "cpm_6stage", "input": (368, 368), "recipe": "cpm_6stage_cpu",
+                                    "paper": "not stated (Wei et al., CVPR 2016)"},
+    "Stacked Hourglass": {"arch": "stacked_hourglass_8", "input": (256, 256), "recipe": "stacked_hourglass_2_cpu",
+                          "paper": "25.1 M, 14.3 GFLOPs at 256x192 (HRNet paper, Table 1)"},
+    "Chained Prediction": {"arch": "chained_prediction", "input": (256, 256), "recipe": "chained_prediction_cpu",
+                           "paper": "not stated (Gkioxari et al., ECCV 2016)"},
+    "Multi-Context Attention": {"arch": "multicontext_attention_8", "input": (256, 256),
+                                "recipe": "multicontext_attention_8_cpu",
+                                "paper": "not stated (Chu et al., CVPR 2017)"},
+    "Pyramid Residual Module": {"arch": "prm_hourglass_8", "input": (256, 256), "recipe": "prm_hourglass_8_cpu",
+                                "paper": "28.1 M, 45.9 GFLOPs (Yang et al., ICCV 2017, Table 5)"},
+    "SimpleBaseline": {"arch": "simplebaseline_r50", "input": (256, 192), "recipe": "simplebaseline_r18_cpu",
+                       "paper": "34.0 M, 8.9 GFLOPs at 256x192 (HRNet paper, Table 1)"},
+    "HRNet": {"arch": "hrnet_w32", "input": (256, 192), "recipe": "hrnet_w16_small_cpu",
+              "paper": "28.5 M, 7.1 GFLOPs at 256x192 (Sun et al., CVPR 2019, Table 1)"},
+    "ViTPose": {"arch": "vitpose_base", "input": (256, 192), "recipe": "vitpose_small_cpu",
+                "paper": "86 M, 17.1 GFLOPs (ViT-B, Xu et al., NeurIPS 2022, Table 1)"},
+}
+
+
+def size_and_cost(arch: str, input_hw: tuple[int, int], num_keypoints: int, **kwargs) -> dict:
+    model = build_model(arch, num_keypoints=num_keypoints, **kwargs)
+    return {"params": count_params(model), "macs": count_macs(model, input_hw)}
+
+
+def training_summary(run_dir: Path, epochs: int) -> dict:
+    log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
+    done = {e["epoch"]: e for e in log}  # a resumed run may repeat an epoch: keep the last record
+    return {"epochs_done": len(done), "epochs": epochs,
+            "train_minutes": round(sum(e["seconds"] for e in done.values()) / 60, 1)}
+
+
+def latency(est, runs: int) -> dict:
+    w, h = est.input_size
+    image = np.asarray(np.random.default_rng(0).integers(0, 255, (256, 256, 3)), np.uint8)
+    box = np.array([[40, 10, 200, 250]], np.float32)
+    boxes16 = np.repeat(box, 16, axis=0)
+    with torch.inference_mode():
+        for _ in range(5):
+            est(image, boxes=box)
+        b1 = median_ms(lambda: est(image, boxes=box), runs)
+        b16 = median_ms(lambda: est(image, boxes=boxes16), max(5, runs // 10)) / 16
+    return {"latency_ms_b1": round(b1, 2), "latency_ms_per_crop_b16": round(b16, 2)}
+
+
+def measure(method: str, spec: dict, runs_dir: Path, runs: int) -> dict:
+    config = load_config(ROOT / "configs" / f"{spec['recipe']}.yaml")
+    k = get_skeleton(config["skeleton"]).num_keypoints
+    w, h = config["input_size"]
+    row = {"method": method, "arch": spec["arch"], "recipe": f"configs/{spec['recipe']}.yaml",
+           "paper_scale": size_and_cost(spec["arch"], spec["input"], k), "paper_input_hw": list(spec["input"]),
+           "paper_figures": spec["paper"],
+           "cpu_scale": {**size_and_cost(config["arch"], (h, w), k, **config.get("arch_kwargs", {})),
+                         "input_wh": [w, h]}}
+    run_dir = runs_dir / config["name"]
+    if not (run_dir / "latest").is_file():
+        row["status"] = f"not trained (no {run_dir}/latest)"
+        return row
+    checkpoint = run_dir / (run_dir / "latest").read_text().strip()
+    est = load_topdown(checkpoint)
+    ann, image_dir = resolve_split(config["data"]["val"])
+    acc = evaluate_topdown(est, ann, image_dir)
+    row.update({"PCK@0.05": acc["PCK@0.05"], "PCK@0.1": acc["PCK@0.1"], "AP": acc["AP"],
+                **latency(est, runs), **training_summary(run_dir, int(config["train"]["epochs"])),
+                "checkpoint": str(checkpoint)})
+    row["status"] = "met" if acc["PCK@0.1"] >= PCK_TARGET else f"PCK@0.1 below {PCK_TARGET}"
+    return row
+
+
+def fmt(value, spec: str = "{}") -> str:
+    return "-" if value is None else spec.format(value)
+
+
+def write_table(rows: list[dict], info: dict, command: str, out: Path) -> None:
+    lines = ["# 2D single-person methods on the synthetic benchmark", "",
+             f"Command: `{command}`  ", f"Date: {info['date']}  ",
+             f"Machine: {info['cpu']}, {info['cores']} cores, torch {info.get('torch')}; "
+             f"1-min load average {info['loadavg_1min']:.2f} at the end", "",
+             "Validation: the recipes' fixed synthetic `single` set (500 images, 256x256, seed 7), "
+             "ground-truth boxes, no flip test. PCK is box-normalised (COCO-style `bbox` max side). "
+             "Latency: whole estimator call per person crop, 2 threads, median. "
+             f"Target: PCK@0.1 >= {PCK_TARGET} with a recipe that trains within {TRAIN_MINUTES_BUDGET} min "
+             "on 2 CPU cores.", "",
+             "| method | CPU recipe | input (w x h) | PCK@0.05 | PCK@0.1 | OKS AP | params (CPU) | MACs (CPU) "
+             "| latency b1 ms | latency b16 ms/crop | training min (epochs) | paper-scale params / GMACs "
+             "| paper's figures | status |",
+             "|" + "---|" * 14]
+    for r in rows:
+        cpu, paper = r["cpu_scale"], r["paper_scale"]
+        trained = "PCK@0.1" in r
+        lines.append(
+            f"| {r['method']} | `{Path(r['recipe']).stem}` | {cpu['input_wh'][0]}x{cpu['input_wh'][1]} "
+            f"| {fmt(r.get('PCK@0.05'), '{:.3f}')} | {fmt(r.get('PCK@0.1'), '{:.3f}')} | {fmt(r.get('AP'), '{:.3f}')} "
+            f"| {cpu['params'] / 1e6:.2f} M | {cpu['macs'] / 1e9:.2f} G "
+            f"| {fmt(r.get('latency_ms_b1'))} | {fmt(r.get('latency_ms_per_crop_b16'))} "
+            f"| {(str(r['train_minutes']) + ' (' + str(r['epochs_done']) + '/' + str(r['epochs']) + ')') if trained else '-'} "
+            f"| {r['arch']}: {paper['params'] / 1e6:.1f} M / {paper['macs'] / 1e9:.1f} at "
+            f"{r['paper_input_hw'][1]}x{r['paper_input_hw'][0]} | {r['paper_figures']} | {r['status']} |")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
+    parser.add_argument("--methods", help="comma-separated subset of the recipe names (default: all)")
+    parser.add_argument("--runs", type=int, default=50, help="timed calls per latency figure")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "single_person"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    wanted = set(args.methods.split(",")) if args.methods else None
+    out = Path(args.out)
+    previous = {}
+    if out.with_suffix(".json").is_file():  # keep rows measured earlier when re-running a subset
+        previous = {r["method"]: r for r in json.loads(out.with_suffix(".json").read_text())["rows"]}
+    rows = []
+    for method, spec in METHODS.items():
+        if wanted is None or spec["recipe"] in wanted:
+            rows.append(measure(method, spec, Path(args.runs_dir), args.runs))
+            print(json.dumps(rows[-1]), flush=True)
+        elif method in previous:
+            rows.append(previous[method])
+    info = machine_info()
+    command = "python bench/bench_single_person.py " + " ".join(sys.argv[1:])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps({"command": command, "machine": info, "rows": rows}, indent=2)
+                                        + "\n")
+    write_table(rows, info, command, out)
+    print(out.with_suffix(".md").read_text())
+
+
+if __name__ == "__main__":
+    main()
