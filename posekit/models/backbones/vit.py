@@ -203,7 +203,9 @@ class VisionTransformer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
         if height % self.patch_size or width % self.patch_size:
-            raise ValueError(f"input height and width {(height, width)} must be multiples of patch_size {self.patch_size}")
+            raise ValueError(
+                f"input height and width {(height, width)} must be multiples of patch_size {self.patch_size}"
+            )
         tokens, grid = self.patch_embed(x)
         tokens = tokens + self.position_embedding(grid)
         for block in self.blocks:
