@@ -41,7 +41,7 @@ METHODS: dict[str, dict] = {
     "DeepPose (cascade)": {"arch": "deeppose_alexnet", "input": (220, 220), "recipe": "deeppose_alexnet_cpu",
                            "paper": "not stated (Toshev & Szegedy, CVPR 2014)"},
     "TFPose": {"arch": "tfpose_r50", "input": (256, 192), "recipe": "tfpose_r50_cpu",
-               "paper": "see tfpose.py docstring"},
+               "paper": "not checked (Mao et al., arXiv 2021)"},
     "Convolutional Pose Machines": {"arch": "cpm_6stage", "input": (368, 368), "recipe": "cpm_6stage_cpu",
                                     "paper": "not stated (Wei et al., CVPR 2016)"},
     "Stacked Hourglass": {"arch": "stacked_hourglass_8", "input": (256, 256), "recipe": "stacked_hourglass_2_cpu",
@@ -52,13 +52,13 @@ METHODS: dict[str, dict] = {
                                 "recipe": "multicontext_attention_8_cpu",
                                 "paper": "not stated (Chu et al., CVPR 2017)"},
     "Pyramid Residual Module": {"arch": "prm_hourglass_8", "input": (256, 256), "recipe": "prm_hourglass_8_cpu",
-                                "paper": "28.1 M, 45.9 GFLOPs (Yang et al., ICCV 2017, Table 5)"},
+                                "paper": "~28 M, 45.9 GFLOPs as recalled (Yang et al., ICCV 2017; not verified)"},
     "SimpleBaseline": {"arch": "simplebaseline_r50", "input": (256, 192), "recipe": "simplebaseline_r18_cpu",
                        "paper": "34.0 M, 8.9 GFLOPs at 256x192 (HRNet paper, Table 1)"},
     "HRNet": {"arch": "hrnet_w32", "input": (256, 192), "recipe": "hrnet_w16_small_cpu",
               "paper": "28.5 M, 7.1 GFLOPs at 256x192 (Sun et al., CVPR 2019, Table 1)"},
     "ViTPose": {"arch": "vitpose_base", "input": (256, 192), "recipe": "vitpose_small_cpu",
-                "paper": "86 M, 17.1 GFLOPs (ViT-B, Xu et al., NeurIPS 2022, Table 1)"},
+                "paper": "86 M, 17.1 GFLOPs for the ViT-B backbone (Xu et al., NeurIPS 2022)"},
 }
 
 
@@ -162,7 +162,7 @@ def main() -> None:
             rows.append(measure(method, spec, Path(args.runs_dir), args.runs))
             print(json.dumps(rows[-1]), flush=True)
         elif method in previous:
-            rows.append(previous[method])
+            rows.append({**previous[method], "paper_figures": spec["paper"]})
     info = machine_info()
     command = "python bench/bench_single_person.py " + " ".join(sys.argv[1:])
     out.parent.mkdir(parents=True, exist_ok=True)
