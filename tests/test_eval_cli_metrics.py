@@ -17,6 +17,8 @@ LSP = (FIXTURES / "lsp" / "lsp-joints-PC.mat", FIXTURES / "lsp" / "pred_keypoint
 FLIC_PRED = FIXTURES / "flic" / "pred_keypoints_flic_oc.mat"
 H36M = FIXTURES / "h36m" / "test_h36m_body3d.npz"
 DHP = FIXTURES / "mpi_inf_3dhp" / "test_3dhp_test.npz"
+#: The H3.6M fixture holds training subjects only (S1, S5, S7, S8): score them all.
+ALL_SUBJECTS = ("--subjects", "all")
 
 
 def need(*paths: Path) -> None:
@@ -150,16 +152,17 @@ def test_h36m_mpjpe_and_3dpck(tmp_path):
     pred = gt.copy()
     pred[:, 5, 0] += 0.010
     np.save(tmp_path / "p.npy", pred)
-    values = eval_json("--metric", "mpjpe", "--gt", H36M, "--results", tmp_path / "p.npy")
+    values = eval_json("--metric", "mpjpe", "--gt", H36M, "--results", tmp_path / "p.npy", *ALL_SUBJECTS)
     assert values["dataset"] == "h36m" and values["frames"] == len(gt)
     assert values["frame_mean_mm"] == pytest.approx(10 / 17, abs=1e-3)
     assert values["action_mean_mm"] == pytest.approx(10 / 17, abs=1e-3)
     np.save(tmp_path / "mm.npy", pred * 1000.0)
-    mm = eval_json("--metric", "mpjpe", "--gt", H36M, "--results", tmp_path / "mm.npy", "--results-unit", "mm")
+    mm = eval_json("--metric", "mpjpe", "--gt", H36M, "--results", tmp_path / "mm.npy", "--results-unit", "mm",
+                   *ALL_SUBJECTS)
     assert mm["frame_mean_mm"] == pytest.approx(10 / 17, abs=1e-3)
     pred[:, 5, 0] += 0.190
     np.save(tmp_path / "far.npy", pred)
-    pck = eval_json("--metric", "3dpck", "--gt", H36M, "--results", tmp_path / "far.npy")
+    pck = eval_json("--metric", "3dpck", "--gt", H36M, "--results", tmp_path / "far.npy", *ALL_SUBJECTS)
     assert pck["3DPCK"] == pytest.approx(100 * 16 / 17)
 
 
@@ -169,9 +172,9 @@ def test_h36m_p_mpjpe_ignores_similarity(tmp_path):
     c, s = np.cos(0.3), np.sin(0.3)
     rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
     np.save(tmp_path / "p.npy", 1.5 * gt @ rot.T + 0.2)
-    values = eval_json("--metric", "p-mpjpe", "--gt", H36M, "--results", tmp_path / "p.npy")
+    values = eval_json("--metric", "p-mpjpe", "--gt", H36M, "--results", tmp_path / "p.npy", *ALL_SUBJECTS)
     assert values["frame_mean_mm"] == pytest.approx(0.0, abs=1e-3)
-    plain = eval_json("--metric", "mpjpe", "--gt", H36M, "--results", tmp_path / "p.npy")
+    plain = eval_json("--metric", "mpjpe", "--gt", H36M, "--results", tmp_path / "p.npy", *ALL_SUBJECTS)
     assert plain["frame_mean_mm"] > 10.0
 
 
@@ -237,7 +240,7 @@ def test_corrupt_ground_truth_and_missing_results(tmp_path):
 def test_3d_shape_mismatch(tmp_path):
     need(H36M)
     np.save(tmp_path / "p.npy", np.zeros((4, 16, 3)))
-    line = one_error_line(posekit("--metric", "mpjpe", "--gt", H36M, "--results", tmp_path / "p.npy"))
+    line = one_error_line(posekit("--metric", "mpjpe", "--gt", H36M, "--results", tmp_path / "p.npy", *ALL_SUBJECTS))
     assert "p.npy: field 'predictions' has shape (4, 16, 3), expected (4, 17, 3)" in line
 
 
@@ -265,7 +268,8 @@ def test_no_metric_imports_torch_or_cv2(tmp_path):
     runs = [["--metric", "pckh", "--gt", MPII[0], "--results", MPII[1], "--one-based"],
             ["--metric", "flic-pck", "--gt", FIXTURES / "flic" / "flic-joints-oc.mat", "--results", FLIC_PRED]]
     runs += [["--metric", m, "--gt", LSP[0], "--results", LSP[1]] for m in ("lsp-pck", "pdj", "pcp")]
-    runs += [["--metric", m, "--gt", H36M, "--results", pred3d] for m in ("mpjpe", "p-mpjpe", "n-mpjpe", "3dpck")]
+    runs += [["--metric", m, "--gt", H36M, "--results", pred3d, *ALL_SUBJECTS]
+             for m in ("mpjpe", "p-mpjpe", "n-mpjpe", "3dpck")]
     runs += [["--metric", "3dpck", "--gt", DHP, "--results", pred3dhp]]
     runs += [["--metric", "crowdpose", "--gt", FIXTURES / "crowdpose_eval" / "example_crowdpose_val.json",
               "--results", FIXTURES / "crowdpose_eval" / "example_crowdpose_preds.json"],
@@ -360,11 +364,11 @@ def test_pckh_counts_occluded_joints():
     assert occluded.sum() > 1000 and np.array_equal(mask, annotated)
 
 
-def _h36m_npz(path: Path, rows: list[tuple[str, str, int]], seed: int = 0) -> np.ndarray:
-    """An MMPose H3.6M npz in its layout, rows ``(subject, action, frame)`` on camera 54138969;
-    returns ``S[..., :3]`` as float64."""
+def _h36m_npz(path: Path, rows: list[tuple], seed: int = 0) -> np.ndarray:
+    """An MMPose H3.6M npz in its layout, rows ``(subject, action, frame[, camera])`` (1-based
+    frame numbers, camera 54138969 unless given); returns ``S[..., :3]`` as float64."""
     rng = np.random.default_rng(seed)
-    names = [f"{s}/{s}_{a}.54138969/{s}_{a}.54138969_{f:06d}.jpg" for s, a, f in rows]
+    names = [f"{s}/{s}_{a}.{c}/{s}_{a}.{c}_{f:06d}.jpg" for s, a, f, c in ((*r, "54138969")[:4] for r in rows)]
     # float32, as the real files: the readers keep 3D joints in float32, so the values survive exactly
     s3d = np.concatenate([rng.normal(size=(len(rows), 17, 3)), np.ones((len(rows), 17, 1))], axis=2).astype(np.float32)
     np.savez(path, imgname=np.array(names), center=rng.uniform(400, 600, (len(rows), 2)),
@@ -396,7 +400,7 @@ def test_h36m_mpjve_golden(tmp_path):
     assert out.returncode == 0 and "MPJVE" in out.stdout and "5 frame steps" in out.stdout
     need(H36M)  # four frames of four different sequences: no velocity to measure
     np.save(tmp_path / "q.npy", _gt3d(H36M))
-    line = one_error_line(posekit("--metric", "mpjve", "--gt", H36M, "--results", tmp_path / "q.npy"))
+    line = one_error_line(posekit("--metric", "mpjve", "--gt", H36M, "--results", tmp_path / "q.npy", *ALL_SUBJECTS))
     assert "test_h36m_body3d.npz: no sequence holds two frames" in line
 
 
@@ -491,3 +495,158 @@ def test_pckh_from_the_release_mat(tmp_path):
     official = eval_json(*args)
     assert official["people"] == 2 and official["table"]["Total"] == 100.0
     assert eval_json(*args, "--variant", "mmpose")["table"]["Total"] == pytest.approx(100 * 13 / 14)
+
+
+# --- a one-person gt_valid.mat ---------------------------------------------------------------------
+
+
+def test_pckh_of_a_one_person_gt_valid_mat(tmp_path):
+    """``gt_valid.mat`` holding one person, written as the evaluators' file is (``dataset_joints``
+    (1, 16), ``jnt_missing (16, 1)``, ``pos_gt_src (16, 2, 1)``, ``headboxes_src (2, 2, 1)``,
+    1-based); scipy squeezes the person axis away on reading. Head box (11, 21)-(41, 61): head
+    size 0.6 * 50 = 30 px, so PCKh@0.5 accepts 15 px. r_ankle is not annotated, pelvis and thorax
+    are never scored: 13 joints. r_wrist is 16 px off (wrong), l_wrist exactly 15 px (right under
+    the official ``<=``, wrong under MMPose's ``<``), the rest exact: official Total 12/13, Wrist
+    50, Knee 100, Ankle NaN (no annotated r_ankle); MMPose 11/13, Wrist 0."""
+    from scipy.io import loadmat, savemat
+
+    names = np.array(["rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thrx", "neck", "head", "rwri",
+                      "relb", "rsho", "lsho", "lelb", "lwri"], dtype=object)
+    gt = 50.0 + 10.0 * np.arange(32, dtype=float).reshape(16, 2)  # 1-based pixels
+    missing = np.zeros(16)
+    missing[0] = 1.0
+    savemat(tmp_path / "gt_valid.mat", {"dataset_joints": names.reshape(1, 16), "jnt_missing": missing[:, None],
+                                        "pos_gt_src": gt[:, :, None],
+                                        "headboxes_src": np.array([[11.0, 21.0], [41.0, 61.0]])[:, :, None]})
+    stored = loadmat(tmp_path / "gt_valid.mat")
+    assert [stored[k].shape for k in ("dataset_joints", "jnt_missing", "pos_gt_src", "headboxes_src")] == \
+        [(1, 16), (16, 1), (16, 2, 1), (2, 2, 1)]
+    pred = gt - 1.0  # 0-based
+    pred[10, 0] += 16.0
+    pred[15, 1] -= 15.0
+    np.save(tmp_path / "p.npy", pred[None])
+    official = eval_json("--metric", "pckh", "--gt", tmp_path / "gt_valid.mat", "--results", tmp_path / "p.npy")
+    assert official["people"] == 1
+    assert official["table"]["Total"] == pytest.approx(100 * 12 / 13, abs=1e-9)
+    assert official["table"]["Wrist"] == pytest.approx(50.0) and official["table"]["Knee"] == pytest.approx(100.0)
+    assert np.isnan(official["table"]["Ankle"])  # r_ankle never annotated: NaN, as MATLAB's mean of the pair
+    mmpose = eval_json("--metric", "pckh", "--variant", "mmpose", "--gt", tmp_path / "gt_valid.mat",
+                       "--results", tmp_path / "p.npy")
+    assert mmpose["table"]["Total"] == pytest.approx(100 * 11 / 13, abs=1e-9) and mmpose["table"]["Wrist"] == 0.0
+
+
+# --- Human3.6M protocol frames: --subjects / --cameras / --frame-stride --------------------------------
+
+_CAMS = ("54138969", "55011271", "58860488", "60457274")
+#: (subject, action, 1-based frame, camera) and the error (mm) put on joint 5 of that row: the
+#: root-relative MPJPE of a row is error / 17, i.e. 10, 1, 2, 3, 4, 5 mm.
+_PROTOCOL_ROWS = [(("S1", "Walking", 1, _CAMS[0]), 170.0), (("S9", "Walking", 1, _CAMS[0]), 17.0),
+                  (("S9", "Walking", 2, _CAMS[0]), 34.0), (("S9", "Walking", 3, _CAMS[1]), 51.0),
+                  (("S11", "Eating", 1, _CAMS[2]), 68.0), (("S11", "Eating", 6, _CAMS[3]), 85.0)]
+
+
+def _protocol_files(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    gt = _h36m_npz(tmp_path / "h36m.npz", [row for row, _ in _PROTOCOL_ROWS])
+    pred = gt.copy()
+    pred[:, 5, 0] += np.array([e for _, e in _PROTOCOL_ROWS]) / 1000.0
+    np.save(tmp_path / "p.npy", pred)
+    return tmp_path / "h36m.npz", pred
+
+
+def test_h36m_protocol_frames_default_and_overrides(tmp_path):
+    """Per-row MPJPE 10 (S1), 1, 2, 3 (S9 Walking frames 1-3), 4, 5 (S11 Eating frames 1, 6) mm.
+    Default = VideoPose3D's test set: S9 + S11, all cameras, every frame -> frame mean 15/5 = 3,
+    Walking 2, Eating 4.5, action mean 3.25. Stride 5 keeps frames 1 and 6 (1-based numbers:
+    ``(f - 1) % 5 == 0``) -> (1 + 4 + 5) / 3. One camera keeps S9 frames 1-2 -> 1.5. 'all' adds
+    S1 -> 25 / 6."""
+    gt, pred = _protocol_files(tmp_path)
+    args = ("--metric", "mpjpe", "--gt", gt, "--results", tmp_path / "p.npy")
+    default = eval_json(*args)
+    assert default["frames"] == 5 and default["frame_mean_mm"] == pytest.approx(3.0, abs=1e-9)
+    assert default["per_action_mm"] == pytest.approx({"Walking": 2.0, "Eating": 4.5}, abs=1e-9)
+    assert default["action_mean_mm"] == pytest.approx(3.25, abs=1e-9)
+    assert default["selection"] == {"subjects": ["S9", "S11"], "cameras": list(_CAMS), "frame_stride": 1,
+                                    "rows_in_file": 6, "kept_per_subject": {"S9": 3, "S11": 2}}
+    stride = eval_json(*args, "--frame-stride", "5")
+    assert stride["frames"] == 3 and stride["frame_mean_mm"] == pytest.approx(10 / 3, abs=1e-9)
+    assert stride["selection"]["kept_per_subject"] == {"S9": 1, "S11": 2}
+    one_camera = eval_json(*args, "--cameras", _CAMS[0])
+    assert one_camera["frames"] == 2 and one_camera["frame_mean_mm"] == pytest.approx(1.5, abs=1e-9)
+    assert one_camera["selection"]["kept_per_subject"] == {"S9": 2, "S11": 0}
+    everyone = eval_json(*args, "--subjects", "all")
+    assert everyone["frames"] == 6 and everyone["frame_mean_mm"] == pytest.approx(25 / 6, abs=1e-9)
+    assert eval_json(*args, "--subjects", "s11,9")["selection"]["subjects"] == ["S11", "S9"]
+    # predictions for the kept frames only give the same numbers
+    np.save(tmp_path / "kept.npy", pred[1:])
+    kept = eval_json("--metric", "mpjpe", "--gt", gt, "--results", tmp_path / "kept.npy")
+    assert kept["frame_mean_mm"] == pytest.approx(3.0, abs=1e-9)
+    # the filter reaches every Human3.6M metric
+    assert eval_json("--metric", "3dpck", "--gt", gt, "--results", tmp_path / "p.npy")["frames"] == 5
+    velocity = eval_json("--metric", "mpjve", "--gt", gt, "--results", tmp_path / "p.npy", "--cameras", _CAMS[0])
+    assert velocity["steps"] == 1 and velocity["frame_mean_mm"] == pytest.approx(1.0, abs=1e-9)  # (34 - 17) / 17
+    text = posekit(*args, "--frame-stride", "5")
+    assert text.returncode == 0, text.stderr
+    assert ("frames kept: 3 of 6 rows (subjects S9 1, S11 2; cameras all 4; frame stride 5: every 5-th frame)"
+            in text.stdout)
+
+
+def test_h36m_protocol_frames_errors(tmp_path):
+    gt, _ = _protocol_files(tmp_path)
+    args = ("--metric", "mpjpe", "--gt", gt, "--results", tmp_path / "p.npy")
+    line = one_error_line(posekit(*args, "--subjects", "S1", "--cameras", _CAMS[3]))
+    assert "h36m.npz: field 'imgname': no row is kept by the Human3.6M protocol filter (subjects S1; cameras " \
+           "60457274; frame stride 1); the file holds subjects S1, S9, S11" in line
+    assert "--subjects / --cameras / --frame-stride" in line
+    np.save(tmp_path / "three.npy", np.zeros((3, 17, 3)))
+    line = one_error_line(posekit("--metric", "mpjpe", "--gt", gt, "--results", tmp_path / "three.npy"))
+    assert "three.npy: field 'predictions' has shape (3, 17, 3), expected (6, 17, 3)" in line
+    assert "or (5, 17, 3) (one per kept frame)" in line
+    for flag, value, message in (("--subjects", "P9", "'P9' is not a Human3.6M subject"),
+                                 ("--cameras", "123", "123 is not a Human3.6M camera id"),
+                                 ("--frame-stride", "0", "'0' is not a positive integer")):
+        out = posekit(*args, flag, value)
+        assert out.returncode == 2 and message in out.stderr, out.stderr
+    need(DHP)
+    np.save(tmp_path / "q.npy", _gt3d(DHP))
+    line = one_error_line(posekit("--metric", "3dpck", "--gt", DHP, "--results", tmp_path / "q.npy",
+                                  "--subjects", "S9"))
+    assert "--subjects select Human3.6M frames; this file is mpi_inf_3dhp" in line
+
+
+def test_h36m_fixture_has_no_test_subject(tmp_path):
+    """The real fixture holds S1, S5, S7, S8: the default protocol (S9, S11) keeps nothing."""
+    need(H36M)
+    np.save(tmp_path / "p.npy", _gt3d(H36M))
+    line = one_error_line(posekit("--metric", "mpjpe", "--gt", H36M, "--results", tmp_path / "p.npy"))
+    assert "test_h36m_body3d.npz: field 'imgname': no row is kept" in line
+    assert "the file holds subjects S1, S5, S7, S8 and cameras 54138969, 55011271" in line
+
+
+def test_videopose3d_protocol_frames(tmp_path):
+    """VideoPose3D's world-frame data_3d_h36m.npz: frames are 0-based per sequence and carry no
+    camera. Joint 5 is off by 500 mm in S1, 17 (f + 1) mm in frame f of S9 "Walking 1" and 170 mm
+    in S9 "Eating" (per-frame MPJPE: error / 17). S1 is left out by default: (1 + 2 + 3 + 10 +
+    10) / 5 mm; stride 2 keeps frames 0 and 2 of "Walking 1" and 0 of "Eating": (1 + 3 + 10) / 3."""
+    from posekit.data.readers.h36m import H36M32_TO_17
+
+    rng = np.random.default_rng(2)
+    positions = {"S1": {"Walking 1": rng.normal(size=(2, 32, 3)).astype(np.float32)},
+                 "S9": {"Walking 1": rng.normal(size=(3, 32, 3)).astype(np.float32),
+                        "Eating": rng.normal(size=(2, 32, 3)).astype(np.float32)}}
+    np.savez_compressed(tmp_path / "data_3d_h36m.npz", positions_3d=positions)
+    gt = np.concatenate([positions[s][a][:, list(H36M32_TO_17)] for s, a in
+                         (("S1", "Walking 1"), ("S9", "Walking 1"), ("S9", "Eating"))]).astype(float)
+    pred = gt.copy()
+    pred[:, 5, 2] += np.array([0.5, 0.5, 0.017, 0.034, 0.051, 0.17, 0.17])
+    np.save(tmp_path / "p.npy", pred)
+    args = ("--metric", "mpjpe", "--gt", tmp_path / "data_3d_h36m.npz", "--results", tmp_path / "p.npy",
+            "--trust-pickle")
+    default = eval_json(*args)
+    assert default["frames"] == 5 and default["frame_mean_mm"] == pytest.approx(26 / 5, abs=1e-6)
+    assert default["selection"]["cameras"] is None and default["selection"]["kept_per_subject"] == {"S9": 5, "S11": 0}
+    stride = eval_json(*args, "--frame-stride", "2")
+    assert stride["frames"] == 3 and stride["frame_mean_mm"] == pytest.approx(14 / 3, abs=1e-6)
+    text = posekit(*args)
+    assert "frames kept: 5 of 7 rows (subjects S9 5, S11 0; cameras none in the file (world frame)" in text.stdout
+    line = one_error_line(posekit(*args, "--cameras", _CAMS[0]))
+    assert "data_3d_h36m.npz: field 'positions_3d' holds world-frame poses with no camera" in line

@@ -12,7 +12,8 @@ from posekit.data.readers.h36m import CAMERA_IDS
 from posekit.metrics.protocols import (H36M_ACTIONS, H36M_PROTOCOLS, MPI_INF_3DHP_GROUPS,
                                        MPI_INF_3DHP_OFFICIAL_JOINTS, MPI_INF_3DHP_ROOT, VIDEOPOSE3D_P1,
                                        VIDEOPOSE3D_P2, VIDEOPOSE3D_P3, evaluate_h36m_mmpose,
-                                       h36m_action_category, h36m_report, mpi_inf_3dhp_report, select_h36m_frames)
+                                       h36m_action_category, h36m_report, mpi_inf_3dhp_report, select_h36m_frames,
+                                       select_h36m_rows)
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 H36M = FIXTURES / "h36m" / "test_h36m_body3d.npz"
@@ -100,6 +101,22 @@ def test_select_frames_by_subject_camera_stride():
     assert select_h36m_frames(names, ["S9"], [CAMERA_IDS[1]], 2).tolist() == [15, 17, 19]  # frames 1, 3, 5
     with pytest.raises(ValueError, match="image name 1"):
         select_h36m_frames([names[0], "nonsense.jpg"], ["S1"])
+
+
+def test_select_rows_counts_frame_numbers_not_rows():
+    """The stride keeps a sequence's first frame and every N-th after it, by frame number:
+    MMPose names are 1-based (first_frame=1), VideoPose3D frames 0-based (first_frame=0); an
+    fps10 file (frames 1, 6, 11, 16, ...) keeps frames 1 and 11 under stride 10, not every
+    10th row. Rows without a camera pass only with cameras=None."""
+    fps10 = [("S9", CAMERA_IDS[0], f) for f in (1, 6, 11, 16)]
+    assert select_h36m_rows(fps10, ["S9"], frame_stride=10).tolist() == [0, 2]
+    assert select_h36m_rows(fps10, ["S9"], frame_stride=5).tolist() == [0, 1, 2, 3]
+    zero_based = [("S9", None, f) for f in range(5)] + [("S11", None, 0), ("S1", None, 0)]
+    assert select_h36m_rows(zero_based, ["S9", "S11"], None, 2, first_frame=0).tolist() == [0, 2, 4, 5]
+    with pytest.raises(ValueError, match=r"row 0 \(S9\) has no camera"):
+        select_h36m_rows(zero_based, ["S9"])
+    with pytest.raises(ValueError, match="frame_stride must be >= 1"):
+        select_h36m_rows(fps10, ["S9"], frame_stride=0)
 
 
 @needs_h36m

@@ -346,6 +346,42 @@ def test_eval_gt_mat_layout(tmp_path):
         read_mpii_eval_gt(path)
 
 
+@pytest.mark.parametrize("stored", ["scipy", "matlab"])
+def test_eval_gt_mat_with_one_person(tmp_path, stored):
+    """A one-person ``gt_valid.mat``: scipy's ``savemat`` stores ``pos_gt_src (16, 2, 1)``,
+    ``jnt_missing (16, 1)``, ``headboxes_src (2, 2, 1)``; MATLAB drops the trailing singleton and
+    stores ``(16, 2)`` and ``(2, 2)``. Reading with ``squeeze_me`` gives ``(16, 2)``, ``(16,)``
+    and ``(2, 2)`` either way, which used to fail the ``(16, 2, N)`` shape check. Head box
+    (11, 21)-(41, 61) 1-based: diagonal 50, head size 30."""
+    joints = np.arange(32, dtype=float).reshape(1, 16, 2) + 100.0
+    missing = np.zeros((1, 16), bool)
+    missing[0, 3] = True
+    boxes = np.array([[11.0, 21.0, 41.0, 61.0]])
+    path = tmp_path / "gt_valid.mat"
+    _gt_valid(path, joints, missing, boxes)
+    if stored == "matlab":
+        raw = scipy.io.loadmat(path)
+        scipy.io.savemat(path, {"dataset_joints": raw["dataset_joints"], "jnt_missing": raw["jnt_missing"],
+                                "pos_gt_src": raw["pos_gt_src"][:, :, 0],
+                                "headboxes_src": raw["headboxes_src"][..., 0]})
+    raw = scipy.io.loadmat(path)
+    expected_shapes = {"scipy": [(16, 2, 1), (16, 1), (2, 2, 1)], "matlab": [(16, 2), (16, 1), (2, 2)]}[stored]
+    assert [raw[k].shape for k in ("pos_gt_src", "jnt_missing", "headboxes_src")] == expected_shapes
+    assert raw["dataset_joints"].shape == (1, 16)
+    got, annotated, head_boxes = read_mpii_eval_gt(path)
+    assert got.shape == (1, 16, 2) and annotated.shape == (1, 16) and head_boxes.shape == (1, 4)
+    np.testing.assert_array_equal(annotated, ~missing)
+    np.testing.assert_array_equal(got[~missing], joints[~missing] - 1.0)
+    np.testing.assert_array_equal(got[0, 3], [0.0, 0.0])
+    np.testing.assert_array_equal(head_boxes, [[10.0, 20.0, 40.0, 60.0]])
+    np.testing.assert_array_equal(read_mpii_head_boxes(path), [[10.0, 20.0, 40.0, 60.0]])
+    # a one-person jnt_missing beside a two-person pos_gt_src is still a named shape error
+    scipy.io.savemat(path, {"pos_gt_src": np.ones((16, 2, 2)), "jnt_missing": np.zeros((16, 1)),
+                            "headboxes_src": np.ones((2, 2, 2))})
+    with pytest.raises(FormatError, match=r"gt_valid\.mat: field 'jnt_missing' has shape \(16, 1\)"):
+        read_mpii_eval_gt(path)
+
+
 @needs_json
 def test_head_sizes_are_exact_float64(tmp_path):
     """PCKh compares ``error / head_size`` with thresholds such as 0.5, so a joint can lie exactly on

@@ -39,6 +39,13 @@ with :mod:`posekit.data.readers`) and the predictions it expects (``--results``)
   consecutive rows of one sequence (same subject, action and camera; 3DHP: same sequence and
   camera), in mm per stored frame step. ``3dpck`` on Human3.6M: PCK@150 mm and AUC of the
   root-relative errors over all 17 joints.
+  Human3.6M frames are first filtered to the evaluation protocol (VideoPose3D's by default:
+  test subjects S9 and S11, all four cameras, every frame): ``--subjects S9,S11|all``,
+  ``--cameras ID,...|all`` and ``--frame-stride N`` (keep frame numbers ``first, first + N,
+  ...`` of each sequence, counted on the 50 fps numbers, not on the file's rows), applied by
+  :func:`posekit.metrics.protocols.select_h36m_rows`. The output says how many frames each
+  subject kept; a filter that keeps nothing is an error naming the file and field.
+  Predictions hold one pose per row of the file or one per kept frame.
 
 Prediction arrays for the 2D dataset metrics (``pckh``, ``lsp-pck``, ``flic-pck``, ``pdj``,
 ``pcp``): a ``.npy``, ``.npz``, ``.mat``, ``.h5`` or ``.json`` array, one pose per ground-truth
@@ -122,6 +129,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="MPI-INF-3DHP: the official 14 joints or all 17 (MMPose 0.x)")
     three.add_argument("--trust-pickle", action="store_true",
                        help="allow a pickled --gt (VideoPose3D data_3d_h36m.npz); unpickling can run code")
+    h36m = parser.add_argument_group("Human3.6M protocol frames (mpjpe / p-mpjpe / n-mpjpe / mpjve / 3dpck)")
+    h36m.add_argument("--subjects", type=_subjects_arg, default=None, metavar="S9,S11|all",
+                      help="subjects evaluated, comma-separated (default S9,S11: the test subjects of "
+                           "VideoPose3D's protocols #1-#3); 'all' = every subject in --gt")
+    h36m.add_argument("--cameras", type=_cameras_arg, default=None, metavar="ID,...|all",
+                      help="camera ids evaluated, comma-separated, of 54138969, 55011271, 58860488, 60457274 "
+                           "(default all four, as VideoPose3D)")
+    h36m.add_argument("--frame-stride", type=_stride_arg, default=None, metavar="N",
+                      help="keep every N-th frame of each sequence, counted on its frame numbers from the first "
+                           "(not on the file's rows); default 1 = all 50 fps frames, as VideoPose3D")
+
+
+def _subjects_arg(text: str) -> tuple[str, ...] | str:
+    """``--subjects``: ``'all'`` or comma-separated ids (``S9``, ``s9`` or ``9`` -> ``S9``)."""
+    import re
+
+    if text.strip().lower() == "all":
+        return "all"
+    subjects = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        match = re.fullmatch(r"[Ss]?(\d+)", item)
+        if match is None:
+            raise argparse.ArgumentTypeError(f"{item!r} is not a Human3.6M subject (S1, S5, S6, S7, S8, S9, S11) "
+                                             f"nor 'all'")
+        subjects.append(f"S{int(match.group(1))}")
+    if not subjects:
+        raise argparse.ArgumentTypeError("give subjects such as S9,S11 or 'all'")
+    return tuple(dict.fromkeys(subjects))
+
+
+def _cameras_arg(text: str) -> tuple[str, ...]:
+    """``--cameras``: ``'all'`` or comma-separated Human3.6M camera ids."""
+    from posekit.data.readers.h36m import CAMERA_IDS
+
+    if text.strip().lower() == "all":
+        return CAMERA_IDS
+    cameras = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [c for c in cameras if c not in CAMERA_IDS]
+    if unknown or not cameras:
+        raise argparse.ArgumentTypeError(f"{', '.join(unknown) or repr(text)} is not a Human3.6M camera id "
+                                         f"({', '.join(CAMERA_IDS)}) nor 'all'")
+    return tuple(dict.fromkeys(cameras))
+
+
+def _stride_arg(text: str) -> int:
+    """``--frame-stride``: a positive integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
 
 
 # --- COCO results ----------------------------------------------------------------------------------
@@ -504,12 +564,30 @@ def _run_3d(args: argparse.Namespace) -> dict[str, Any]:
     dataset = _dataset_3d(args.gt, args.dataset)
     gt, mask, metas = ground_truth_3d(args.gt, dataset, args.trust_pickle)
     pred = load_array(args.results, args.results_key) * (UNIT_TO_MM[args.results_unit] / 1000.0)
-    if pred.shape != gt.shape:
-        raise InputError(f"{args.results}: field 'predictions' has shape {pred.shape}, expected {gt.shape} "
-                         f"(one (J, 3) pose per row of {args.gt})")
+    selection = None
+    if dataset == "h36m":
+        index, selection = h36m_protocol_frames(metas, args)
+        kept_shape = (len(index),) + gt.shape[1:]
+        if pred.shape == gt.shape:
+            pred = pred[index]
+        elif pred.shape != kept_shape:
+            either = f" or {kept_shape} (one per kept frame)" if kept_shape != gt.shape else ""
+            raise InputError(f"{args.results}: field 'predictions' has shape {pred.shape}, expected {gt.shape} "
+                             f"(one (J, 3) pose per row of {args.gt}){either}")
+        gt, mask, metas = gt[index], mask[index], [metas[i] for i in index]
+    else:
+        given = [flag for flag, value in (("--subjects", args.subjects), ("--cameras", args.cameras),
+                                          ("--frame-stride", args.frame_stride)) if value is not None]
+        if given:
+            raise InputError(f"{args.gt}: {', '.join(given)} select Human3.6M frames; this file is {dataset}")
+        if pred.shape != gt.shape:
+            raise InputError(f"{args.results}: field 'predictions' has shape {pred.shape}, expected {gt.shape} "
+                             f"(one (J, 3) pose per row of {args.gt})")
     alignment = {"mpjpe": "none", "p-mpjpe": "procrustes", "n-mpjpe": "scale", "mpjve": "none",
                  "3dpck": "none"}[args.metric]
     out: dict[str, Any] = {"metric": args.metric, "dataset": dataset, "frames": len(gt), "alignment": alignment}
+    if selection is not None:
+        out["selection"] = selection
     if args.metric == "mpjve":
         return _run_mpjve(pred, gt, mask, metas, dataset, args, out)
     if dataset == "mpi_inf_3dhp":
@@ -538,6 +616,56 @@ def _run_3d(args: argparse.Namespace) -> dict[str, Any]:
     out.update({"action_mean_mm": rep.action_mean, "frame_mean_mm": rep.frame_mean, "per_action_mm": rep.per_action,
                 "missing_actions": list(rep.missing_actions)})
     return out
+
+
+def h36m_protocol_frames(metas: list[dict[str, Any]], args: argparse.Namespace
+                         ) -> tuple[np.ndarray, dict[str, Any]]:
+    """``(index (M,), selection)``: the rows of a Human3.6M ground truth (reader ``metas``, file
+    order) that the protocol chosen by ``--subjects`` / ``--cameras`` / ``--frame-stride``
+    evaluates (defaults: :data:`~posekit.metrics.protocols.VIDEOPOSE3D_P1`'s test subjects S9 and
+    S11, all four cameras, every frame), selected by
+    :func:`~posekit.metrics.protocols.select_h36m_rows`. MMPose npz rows carry 1-based frame
+    numbers (``..._000001.jpg``), VideoPose3D rows 0-based frame indices; either way the stride
+    keeps a sequence's first frame and every N-th after it. VideoPose3D's world-frame
+    ``positions_3d`` has no camera: all rows pass unless ``--cameras`` names a subset (an error).
+
+    ``selection`` (reported with the results): ``subjects``, ``cameras`` (``None``: the file has
+    no camera), ``frame_stride``, ``rows_in_file``, ``kept_per_subject``. :class:`InputError`
+    naming the file and field when nothing is kept.
+    """
+    from dataclasses import replace
+
+    from posekit.data.readers.h36m import CAMERA_IDS
+    from posekit.metrics.protocols import VIDEOPOSE3D_P1, select_h36m_rows
+
+    videopose3d = bool(metas) and "keypoints_3d_world" in metas[0]
+    field = "positions_3d" if videopose3d else "imgname"
+    present = sorted({str(m["subject"]) for m in metas}, key=lambda s: (len(s), s))
+    subjects = tuple(present) if args.subjects == "all" else args.subjects or VIDEOPOSE3D_P1.test_subjects
+    cameras = args.cameras or CAMERA_IDS
+    protocol = replace(VIDEOPOSE3D_P1, name="posekit-eval", test_subjects=subjects, cameras=cameras,
+                       frame_stride=args.frame_stride or 1)
+    has_cameras = any(m.get("camera") is not None for m in metas)
+    if not has_cameras and set(protocol.cameras) != set(CAMERA_IDS):
+        raise InputError(f"{args.gt}: field '{field}' holds world-frame poses with no camera: --cameras "
+                         f"{','.join(protocol.cameras)} cannot select among them (leave --cameras out)")
+    rows = [(str(m["subject"]), m.get("camera"), int(m["frame"])) for m in metas]
+    index = select_h36m_rows(rows, protocol.test_subjects, protocol.cameras if has_cameras else None,
+                             protocol.frame_stride, first_frame=0 if videopose3d else 1)
+    if index.size == 0:
+        in_file = ", ".join(present) or "none"
+        file_cameras = sorted({str(m["camera"]) for m in metas if m.get("camera") is not None})
+        raise InputError(f"{args.gt}: field '{field}': no row is kept by the Human3.6M protocol filter (subjects "
+                         f"{','.join(protocol.test_subjects)}; cameras {','.join(protocol.cameras)}; frame stride "
+                         f"{protocol.frame_stride}); the file holds subjects {in_file}"
+                         + (f" and cameras {', '.join(file_cameras)}" if file_cameras else "")
+                         + ": choose others with --subjects / --cameras / --frame-stride")
+    kept = [rows[i][0] for i in index]
+    selection = {"subjects": list(protocol.test_subjects),
+                 "cameras": list(protocol.cameras) if has_cameras else None,
+                 "frame_stride": protocol.frame_stride, "rows_in_file": len(metas),
+                 "kept_per_subject": {s: kept.count(s) for s in protocol.test_subjects}}
+    return index, selection
 
 
 def sequence_steps(metas: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -604,6 +732,19 @@ def _print_table(title: str, rows: dict[str, dict[str, float]], digits: int = 2)
         print(f"{name:<{label}}" + "".join(f"{row[c]:>{width}.{digits}f}" for c in columns))
 
 
+def _print_selection(values: dict[str, Any]) -> None:
+    """The Human3.6M protocol filter's line: frames kept per subject, cameras, stride."""
+    sel = values.get("selection")
+    if sel is None:
+        return
+    per_subject = ", ".join(f"{s} {n}" for s, n in sel["kept_per_subject"].items())
+    cameras = "none in the file (world frame)" if sel["cameras"] is None else (
+        "all 4" if len(sel["cameras"]) == 4 else ", ".join(sel["cameras"]))
+    stride = "every frame" if sel["frame_stride"] == 1 else f"every {sel['frame_stride']}-th frame"
+    print(f"  frames kept: {values['frames']} of {sel['rows_in_file']} rows (subjects {per_subject}; "
+          f"cameras {cameras}; frame stride {sel['frame_stride']}: {stride})")
+
+
 def _print_report(values: dict[str, Any]) -> None:
     metric = values["metric"]
     if metric == "pckh":
@@ -628,11 +769,13 @@ def _print_report(values: dict[str, Any]) -> None:
             print(f"  {name:<8} 3DPCK {row['3DPCK']:.2f}   AUC {row['AUC']:.2f}   MPJPE {row['MPJPE_mm']:.2f} mm")
     elif metric == "3dpck":
         print(f"Human3.6M 3DPCK@150mm (root-relative, 17 joints), {values['frames']} frames")
+        _print_selection(values)
         print(f"  3DPCK {values['3DPCK']:.2f}   AUC {values['AUC']:.2f}")
     else:
         steps = f", {values['steps']} frame steps" if metric == "mpjve" else ""
         print(f"Human3.6M {metric.upper()} (root-relative, alignment {values['alignment']}), {values['frames']} "
               f"frames{steps}")
+        _print_selection(values)
         print(f"  action mean {values['action_mean_mm']:.2f} mm   frame mean {values['frame_mean_mm']:.2f} mm")
         for action, value in values["per_action_mm"].items():
             print(f"  {action:<14} {value:.2f} mm")

@@ -32,7 +32,8 @@ from posekit.metrics.mpjpe import root_relative as to_root_relative
 from posekit.metrics.pck3d import AUC_THRESHOLDS_MM, PCK3D_THRESHOLD_MM, pck_curve_from_errors
 
 __all__ = ["H36M_ACTIONS", "H36MProtocol", "H36MReport", "VIDEOPOSE3D_P1", "VIDEOPOSE3D_P2", "VIDEOPOSE3D_P3",
-           "H36M_PROTOCOLS", "h36m_action_category", "select_h36m_frames", "h36m_errors", "h36m_report",
+           "H36M_PROTOCOLS", "h36m_action_category", "select_h36m_frames", "select_h36m_rows", "h36m_errors",
+           "h36m_report",
            "evaluate_h36m_mmpose", "MPI_INF_3DHP_ROOT", "MPI_INF_3DHP_GROUPS", "MPI_INF_3DHP_OFFICIAL_JOINTS",
            "MPI3DHPReport", "mpi_inf_3dhp_report"]
 
@@ -107,24 +108,53 @@ VIDEOPOSE3D_P3 = H36MProtocol(name="videopose3d-p3", alignment="scale", **_VP3D)
 H36M_PROTOCOLS: dict[str, H36MProtocol] = {p.name: p for p in (VIDEOPOSE3D_P1, VIDEOPOSE3D_P2, VIDEOPOSE3D_P3)}
 
 
+def select_h36m_rows(rows: Sequence[tuple[str, str | None, int]], subjects: Sequence[str],
+                     cameras: Sequence[str] | None = CAMERA_IDS, frame_stride: int = 1, *,
+                     first_frame: int = 1) -> np.ndarray:
+    """Indices ``(M,)``, ascending, of the Human3.6M rows ``(subject, camera, frame)`` that a
+    protocol evaluates: subject in ``subjects``, camera in ``cameras`` and frame number ``f`` with
+    ``(f - first_frame) % frame_stride == 0``.
+
+    The stride counts each sequence's **frame numbers**, not the rows of a file, as VideoPose3D's
+    ``[::downsample]`` does on every sequence: a file that already holds every 5th frame (MMPose's
+    fps10 npz) keeps its frames 1, 6, 11, ... under stride 5, and stride 64 keeps those with
+    ``f - 1`` a multiple of 64. ``first_frame`` is the number of a sequence's first frame: 1 for
+    MMPose image names (``..._000001.jpg``), 0 for VideoPose3D arrays (``meta["frame"]`` is the
+    0-based index in the sequence). ``cameras=None`` selects no camera: for rows that carry none
+    (VideoPose3D's world-frame ``positions_3d``); a row without a camera under a camera filter is
+    a ``ValueError`` naming it, as is ``frame_stride < 1``.
+    """
+    if frame_stride < 1:
+        raise ValueError(f"frame_stride must be >= 1, got {frame_stride}")
+    subjects = set(subjects)
+    camera_set = None if cameras is None else set(cameras)
+    keep = []
+    for i, (subject, camera, frame) in enumerate(rows):
+        if camera_set is not None:
+            if camera is None:
+                raise ValueError(f"row {i} ({subject}) has no camera, so cameras {sorted(camera_set)} cannot "
+                                 f"select it (pass cameras=None)")
+            if camera not in camera_set:
+                continue
+        if subject in subjects and (int(frame) - first_frame) % frame_stride == 0:
+            keep.append(i)
+    return np.asarray(keep, dtype=np.int64)
+
+
 def select_h36m_frames(image_names: Sequence[str], subjects: Sequence[str], cameras: Sequence[str] = CAMERA_IDS,
                        frame_stride: int = 1) -> np.ndarray:
     """Indices ``(M,)`` of the MMPose image names (``S9/S9_Walking_1.54138969/..._000001.jpg``)
     whose subject is in ``subjects``, camera in ``cameras`` and frame number ``f`` (1-based in
-    MMPose's names) satisfies ``(f - 1) % frame_stride == 0``. ``ValueError`` naming the index
-    of a name that does not parse."""
-    if frame_stride < 1:
-        raise ValueError(f"frame_stride must be >= 1, got {frame_stride}")
-    subjects, cameras = set(subjects), set(cameras)
-    keep = []
+    MMPose's names) satisfies ``(f - 1) % frame_stride == 0`` (:func:`select_h36m_rows`).
+    ``ValueError`` naming the index of a name that does not parse."""
+    rows = []
     for i, name in enumerate(image_names):
         try:
             subject, _, camera, frame = parse_h36m_image_name(name)
         except ValueError as err:
             raise ValueError(f"image name {i}: {err}") from None
-        if subject in subjects and camera in cameras and (frame - 1) % frame_stride == 0:
-            keep.append(i)
-    return np.asarray(keep, dtype=np.int64)
+        rows.append((subject, camera, frame))
+    return select_h36m_rows(rows, subjects, cameras, frame_stride, first_frame=1)
 
 
 def h36m_errors(pred: np.ndarray, gt: np.ndarray, protocol: H36MProtocol, *,

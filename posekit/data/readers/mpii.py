@@ -110,10 +110,25 @@ def read_mpii_head_boxes(path: str | Path) -> np.ndarray:
     return _head_boxes(load_mat(path), path).astype(np.float32)
 
 
+def _one_person_axis(array: Any, person_shape: tuple[int, ...]) -> np.ndarray:
+    """``array`` with its trailing person axis restored when the file holds one person.
+
+    :func:`load_mat` reads with ``squeeze_me=True``, which drops every length-1 axis: a
+    ``gt_valid.mat`` of one person stores ``pos_gt_src (16, 2, 1)``, ``jnt_missing (16, 1)`` and
+    ``headboxes_src (2, 2, 1)`` but they load as ``(16, 2)``, ``(16,)`` and ``(2, 2)``. An array of
+    exactly ``person_shape`` (one person's block) gets the axis back; anything else is returned
+    unchanged for the caller's shape check. Only length-1 axes are squeezed, so ``N >= 2`` files
+    keep their layout and this cannot misread them.
+    """
+    array = np.asarray(array)
+    return array[..., None] if array.shape == person_shape else array
+
+
 def _head_boxes(arrays: dict[str, Any], path: str | Path) -> np.ndarray:
-    """``(N, 4)`` float64 0-based xyxy head boxes of ``headboxes_src (2, 2, N)``."""
+    """``(N, 4)`` float64 0-based xyxy head boxes of ``headboxes_src (2, 2, N)`` (a one-person
+    file's squeezed ``(2, 2)`` is read as ``N = 1``)."""
     require_keys(arrays, ["headboxes_src"], path)
-    src = check_shape(np.asarray(arrays["headboxes_src"]), (2, 2, None), path, "headboxes_src")
+    src = check_shape(_one_person_axis(arrays["headboxes_src"], (2, 2)), (2, 2, None), path, "headboxes_src")
     return src.transpose(2, 0, 1).reshape(-1, 4) - 1.0
 
 
@@ -123,16 +138,20 @@ def read_mpii_eval_gt(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndar
 
     Those files hold ``pos_gt_src (16, 2, N)`` (joint x joint-coordinate x person, MATLAB
     1-based pixels), ``jnt_missing (16, N)`` (1 = not annotated; the evaluators' mask is
-    ``1 - jnt_missing``) and ``headboxes_src (2, 2, N)``, people in the order of ``valid.json``.
+    ``1 - jnt_missing``) and ``headboxes_src (2, 2, N)``, people in the order of ``valid.json``
+    (a one-person file, whose arrays scipy / MATLAB squeeze to ``(16, 2)``, ``(16,)`` and
+    ``(2, 2)``, is read as ``N = 1``).
     Joints and head boxes come back 0-based float64 (as every posekit MPII reader gives them;
     float64 so that head sizes equal the evaluators' to the last bit); unannotated joints are
     (0, 0). The file names no images, so it is not a ``PoseSample`` stream.
     """
     arrays = load_mat(path)
     require_keys(arrays, ["pos_gt_src", "jnt_missing", "headboxes_src"], path)
-    pos = check_shape(np.asarray(arrays["pos_gt_src"]), (_NUM_JOINTS, 2, None), path, "pos_gt_src")
+    pos = check_shape(_one_person_axis(arrays["pos_gt_src"], (_NUM_JOINTS, 2)), (_NUM_JOINTS, 2, None), path,
+                      "pos_gt_src")
     n = pos.shape[2]
-    missing = check_shape(np.asarray(arrays["jnt_missing"]), (_NUM_JOINTS, n), path, "jnt_missing")
+    missing = check_shape(_one_person_axis(arrays["jnt_missing"], (_NUM_JOINTS,)), (_NUM_JOINTS, n), path,
+                          "jnt_missing")
     bad = ~np.isin(missing, (0, 1))
     if bad.any():
         joint, person = np.argwhere(bad)[0]
