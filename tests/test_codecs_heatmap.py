@@ -178,6 +178,28 @@ def test_decode_argmax_and_quarter_on_handmade_maps():
     np.testing.assert_allclose(codec.decode(hm)[0][0], [8, 6])
 
 
+@settings(max_examples=30, deadline=None)
+@given(fractions=fractions_strategy, offset=st.floats(-3, 3), unbiased=st.booleans())
+def test_input_offset_shifts_both_directions_and_keeps_the_round_trip(fractions, offset, unbiased):
+    kw = dict(input_size=(256, 256), heatmap_size=(64, 64), unbiased=unbiased, decode_mode="dark")
+    plain, shifted = HeatmapCodec(**kw), HeatmapCodec(**kw, input_offset=offset)
+    kp = _keypoints_in_crop(((256, 256), (64, 64)), fractions) * 0.9 + 12  # stays inside after the shift
+    maps, _ = shifted.encode(kp, np.full(kp.shape[:-1], 2))
+    np.testing.assert_array_equal(maps, plain.encode(kp - offset, np.full(kp.shape[:-1], 2))[0])
+    np.testing.assert_allclose(shifted.decode(maps)[0], plain.decode(maps)[0] + offset, atol=1e-4)
+    # the shifted codec's round trip is the plain codec's on the shifted points (same error bound)
+    np.testing.assert_allclose(_round_trip_error_cells(shifted, kp), _round_trip_error_cells(plain, kp - offset),
+                               atol=1e-3)
+
+
+def test_princeton_offset_puts_cell_k_at_input_pixel_4k_plus_1_5():
+    codec = HeatmapCodec(input_size=(256, 256), heatmap_size=(64, 64), sigma=1.0, decode_mode="quarter",
+                         input_offset=1.5)
+    hm = np.zeros((1, 64, 64), dtype=np.float32)
+    hm[0, 20, 10], hm[0, 20, 9], hm[0, 20, 11], hm[0, 19, 10], hm[0, 21, 10] = 1.0, 0.5, 0.5, 0.5, 0.5
+    np.testing.assert_allclose(codec.decode(hm)[0], [[4 * 10 + 1.5, 4 * 20 + 1.5]])
+
+
 def test_dark_degenerate_maps_fall_back_to_argmax():
     codec = HeatmapCodec(input_size=(192, 256), heatmap_size=(48, 64), unbiased=True, decode_mode="dark")
     hm = np.zeros((3, 64, 48), dtype=np.float32)

@@ -159,6 +159,16 @@ def test_princeton_record_describes_the_released_models():
     assert model.network_input == "unit"
 
 
+def test_princeton_record_builds_an_estimator_with_their_decoding():
+    from posekit.estimators.topdown import estimator_from_record
+
+    est = estimator_from_record({**PRINCETON_RECORD, "arch": "stacked_hourglass_2"}, weights=None)
+    assert est.input_size == (256, 256) and est.skeleton.name == "mpii16" and est.model.network_input == "unit"
+    assert est.codec.heatmap_size == (64, 64) and est.codec.sigma == 1.0 and est.codec.input_offset == 1.5
+    out = est(np.zeros((300, 200, 3), np.uint8))
+    assert out.keypoints.shape == (1, 16, 2)
+
+
 def test_nhwc_unit_input_gives_the_same_output_through_the_adapter():
     model = _tiny(network_input="unit")
     _settle_batchnorm(model)

@@ -80,6 +80,10 @@ class HeatmapCodec:
             second-order Taylor expansion of the blurred log-heatmap at the argmax.
         dark_kernel: odd size of the DARK Gaussian blur kernel; its sigma follows OpenCV's
             rule for a size ``k``, ``0.3 * ((k - 1) / 2 - 1) + 0.8`` (2.3 for 11).
+        input_offset: input-crop pixel of heatmap position 0, added after the scaling above
+            (``x_in = x_hm * stride + input_offset``; encode subtracts it first). 0 for posekit's
+            own recipes; the princeton-vl Stacked Hourglass weights were trained with cell ``k``
+            at input pixel ``4k + 1.5`` (``PRINCETON_RECORD``).
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class HeatmapCodec:
         unbiased: bool = False,
         decode_mode: str = "quarter",
         dark_kernel: int = 11,
+        input_offset: float = 0.0,
     ) -> None:
         self.input_size = _size_pair(input_size, "input_size")
         self.heatmap_size = _size_pair(heatmap_size, "heatmap_size")
@@ -104,6 +109,9 @@ class HeatmapCodec:
         self.unbiased = bool(unbiased)
         self.decode_mode = decode_mode
         self.dark_kernel = int(dark_kernel)
+        if not np.isfinite(input_offset):
+            raise ValueError(f"HeatmapCodec: field 'input_offset' must be finite, got {input_offset}")
+        self.input_offset = float(input_offset)
         inp = np.array(self.input_size, dtype=np.float64)
         hm = np.array(self.heatmap_size, dtype=np.float64)
         #: ``(2,)`` heatmap cells per input pixel (x, y): ``x_hm = x_in * scale``.
@@ -113,7 +121,7 @@ class HeatmapCodec:
         return (
             f"HeatmapCodec(input_size={self.input_size}, heatmap_size={self.heatmap_size}, "
             f"sigma={self.sigma}, unbiased={self.unbiased}, decode_mode={self.decode_mode!r}, "
-            f"dark_kernel={self.dark_kernel})"
+            f"dark_kernel={self.dark_kernel}, input_offset={self.input_offset})"
         )
 
     def encode(self, keypoints: np.ndarray, visibility: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +140,7 @@ class HeatmapCodec:
                 f"{vis.shape} must be (..., K)"
             )
         width, height = self.heatmap_size
-        centre = kp * self.scale
+        centre = (kp - self.input_offset) * self.scale
         if not self.unbiased:
             centre = np.floor(centre + 0.5)
         valid = (vis > 0) & np.isfinite(centre).all(axis=-1)
@@ -174,7 +182,7 @@ class HeatmapCodec:
             coords += self._quarter_offsets(maps, px, py)
         elif self.decode_mode == "dark":
             coords = self._dark_peaks(maps, px, py)
-        keypoints = coords / self.scale
+        keypoints = coords / self.scale + self.input_offset
         return keypoints.astype(np.float32).reshape(*lead, 2), scores.reshape(lead)
 
     def _quarter_offsets(self, maps: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:

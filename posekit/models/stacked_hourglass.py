@@ -32,7 +32,9 @@ That network takes NHWC RGB in [0, 1] (pixel / 255, no mean/std). To use its wei
 posekit contract (NCHW ImageNet-normalised input), build the model with ``network_input="unit"``:
 ``forward`` then maps its input back to [0, 1] (``x * std + mean``) before the stem. See
 :data:`PRINCETON_RECORD` for the rest of its preprocessing and :func:`princeton_forward` for
-its calling convention.
+its calling convention. ``PRINCETON_RECORD`` is also a posekit model record (codec with their
+``input_offset``, MPII skeleton, 256x256 crops):
+``estimator_from_record({**PRINCETON_RECORD, "arch": "stacked_hourglass_8"}, weights=CKPT)``.
 
 Differences from the paper: none in the architecture. Convolutions have biases and are
 initialised with PyTorch's defaults, as in the princeton-vl reference.
@@ -70,10 +72,13 @@ PRINCETON_RECORD: dict[str, Any] = {
     # training targets: an unnormalised Gaussian, sigma = 1 heatmap cell, centred on cell
     # floor(x_in / 4) of the 256x256 crop; their decoder returns (argmax +- 0.25 + 0.5) * 4
     # crop pixels. With pixel centres at integers, cell k's centre is input pixel 4k + 1.5 (to
-    # about 1 px: the reference rounds 1-based integer coordinates); posekit's MSRA codec
-    # (unbiased=False) decodes x_in = 4 * x_hm, 1.5 px short of it:
-    "heatmap_sigma": 1.0,
-    "heatmap_to_input": {"scale": 4.0, "offset": 1.5},   # x_in = scale * x_hm + offset
+    # about 1 px: the reference rounds 1-based integer coordinates), hence the codec's
+    # input_offset (posekit's own MSRA recipes decode x_in = 4 * x_hm):
+    "codec": {"type": "heatmap", "sigma": 1.0, "unbiased": False, "decode_mode": "quarter",
+              "input_offset": 1.5},
+    # posekit's crops are ImageNet-normalised; the network_input="unit" adapter undoes that
+    "normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "color": "RGB"},
+    "box_padding": 1.25,
     "flip_test": True,             # test.py averages the prediction of the mirrored crop
 }
 
