@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -67,10 +68,15 @@ def size_and_cost(arch: str, input_hw: tuple[int, int], num_keypoints: int, **kw
     return {"params": count_params(model), "macs": count_macs(model, input_hw)}
 
 
-def training_summary(run_dir: Path, epochs: int) -> dict:
+def training_summary(run_dir: Path, epochs: int, checkpoint: Path) -> dict:
+    """Epochs trained (from the checkpoint's name: a run stopped between saving its last checkpoint
+    and logging that epoch still trained it), minutes summed over the logged epochs, the device."""
     log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
     done = {e["epoch"]: e for e in log}  # a resumed run may repeat an epoch: keep the last record
-    return {"epochs_done": len(done), "epochs": epochs,
+    devices = sorted({f"{e['device']}, {e['threads']} threads" if e.get("device") == "cpu" else e.get("device", "cpu")
+                      for e in done.values()})  # logs written before the trainer recorded it ran on the CPU
+    trained = int(checkpoint.name.removeprefix("checkpoint_e")) + 1
+    return {"epochs_done": trained, "epochs_logged": len(done), "epochs": epochs, "train_device": " + ".join(devices),
             "train_minutes": round(sum(e["seconds"] for e in done.values()) / 60, 1)}
 
 
@@ -105,10 +111,21 @@ def measure(method: str, spec: dict, runs_dir: Path, runs: int) -> dict:
     ann, image_dir = resolve_split(config["data"]["val"])
     acc = evaluate_topdown(est, ann, image_dir)
     row.update({"PCK@0.05": acc["PCK@0.05"], "PCK@0.1": acc["PCK@0.1"], "AP": acc["AP"],
-                **latency(est, runs), **training_summary(run_dir, int(config["train"]["epochs"])),
-                "checkpoint": str(checkpoint)})
+                **latency(est, runs), **training_summary(run_dir, int(config["train"]["epochs"]), checkpoint),
+                "checkpoint": str(checkpoint), "measured": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     row["status"] = "met" if acc["PCK@0.1"] >= PCK_TARGET else f"PCK@0.1 below {PCK_TARGET}"
+    if not row["train_device"].startswith("cpu"):
+        row["status"] += f" (same recipe trained on {row['train_device']}; the 2-core budget is not yet shown)"
     return row
+
+
+def train_cell(row: dict) -> str:
+    """Training minutes with the epochs done, and the device when it was not the 2-core CPU."""
+    cell = f"{row['train_minutes']} ({row['epochs_done']}/{row['epochs']})"
+    if row.get("epochs_logged", row["epochs_done"]) < row["epochs_done"]:
+        cell += f", time of {row['epochs_logged']} logged epochs"
+    device = row.get("train_device", "cpu")
+    return cell if device.startswith("cpu") else f"{cell} on {device}: 2-core time not measured"
 
 
 def fmt(value, spec: str = "{}") -> str:
@@ -124,7 +141,12 @@ def write_table(rows: list[dict], info: dict, command: str, out: Path) -> None:
              "ground-truth boxes, no flip test. PCK is box-normalised (COCO-style `bbox` max side). "
              "Latency: whole estimator call per person crop, 2 threads, median. "
              f"Target: PCK@0.1 >= {PCK_TARGET} with a recipe that trains within {TRAIN_MINUTES_BUDGET} min "
-             "on 2 CPU cores.", "",
+             "on 2 CPU cores. A row trained \"on cuda\" ran the same recipe on a lent GPU "
+             "(`bench/train_recipes_parallel.sh`, `bench/results/single_person_gpu_runs.json`): "
+             "its accuracy is the recipe's, its 2-core training time "
+             "is not measured. Rows outside this command's `--methods` are kept from earlier runs of "
+             "this script; each JSON row records its own `measured` time (rows measured before "
+             "that field was added lack it).", "",
              "| method | CPU recipe | input (w x h) | PCK@0.05 | PCK@0.1 | OKS AP | params (CPU) | MACs (CPU) "
              "| latency b1 ms | latency b16 ms/crop | training min (epochs) | paper-scale params / GMACs "
              "| paper's figures | status |",
@@ -137,7 +159,7 @@ def write_table(rows: list[dict], info: dict, command: str, out: Path) -> None:
             f"| {fmt(r.get('PCK@0.05'), '{:.3f}')} | {fmt(r.get('PCK@0.1'), '{:.3f}')} | {fmt(r.get('AP'), '{:.3f}')} "
             f"| {cpu['params'] / 1e6:.2f} M | {cpu['macs'] / 1e9:.2f} G "
             f"| {fmt(r.get('latency_ms_b1'))} | {fmt(r.get('latency_ms_per_crop_b16'))} "
-            f"| {(str(r['train_minutes']) + ' (' + str(r['epochs_done']) + '/' + str(r['epochs']) + ')') if trained else '-'} "
+            f"| {train_cell(r) if trained else '-'} "
             f"| {r['arch']}: {paper['params'] / 1e6:.1f} M / {paper['macs'] / 1e9:.1f} at "
             f"{r['paper_input_hw'][1]}x{r['paper_input_hw'][0]} | {r['paper_figures']} | {r['status']} |")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")

@@ -226,7 +226,8 @@ def train(config: dict[str, Any], work_dir: str | Path, resume: bool = False,
             n_seen += len(batch["image"])
             bar.set_postfix(loss=f"{loss_sum / n_seen:.6f}", lr=f"{lr:.2e}")
         entry: dict[str, Any] = {"epoch": epoch + 1, "loss": loss_sum / max(n_seen, 1), "lr": lr,
-                                 "seconds": round(time.time() - t0, 2)}
+                                 "seconds": round(time.time() - t0, 2), "device": device.type,
+                                 "threads": torch.get_num_threads()}
         checkpoint = _save_checkpoint(work_dir, epoch, model, optimizer, config, {})
         eval_every = int(tc.get("eval_every", 0))
         last = epoch + 1 == epochs
