@@ -37,6 +37,9 @@ from posekit.skeletons import get_skeleton  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 PCK_TARGET = 0.80
 TRAIN_MINUTES_BUDGET = 30
+GPU_ROWS_NOTE = ("A row trained \"on cuda\" ran the same recipe on a lent GPU (`bench/train_recipes_parallel.sh`, "
+                 "`bench/results/single_person_gpu_runs.json`): its accuracy is the recipe's, its 2-core "
+                 "training time is not measured. ")
 
 # method -> (paper-scale zoo name, paper input (h, w), CPU recipe, paper's own figures with source)
 METHODS: dict[str, dict] = {
@@ -160,10 +163,8 @@ def write_table(rows: list[dict], info: dict, command: str, out: Path) -> None:
              "ground-truth boxes, no flip test. PCK is box-normalised (COCO-style `bbox` max side). "
              "Latency: whole estimator call per person crop, 2 threads, median. "
              f"Target: PCK@0.1 >= {PCK_TARGET} with a recipe that trains within {TRAIN_MINUTES_BUDGET} min "
-             "on 2 CPU cores. A row trained \"on cuda\" ran the same recipe on a lent GPU "
-             "(`bench/train_recipes_parallel.sh`, `bench/results/single_person_gpu_runs.json`): "
-             "its accuracy is the recipe's, its 2-core training time "
-             "is not measured. Rows outside this command's `--methods` are kept from earlier runs of "
+             "on 2 CPU cores. " + (GPU_ROWS_NOTE if any(not r.get("train_device", "cpu").startswith("cpu")
+                                                     for r in rows) else "") + "Rows outside this command's `--methods` are kept from earlier runs of "
              "this script; each JSON row records its own `measured` time (rows measured before "
              "that field was added lack it). Status \"underfits\": the model also scores below the target "
              "on 500 of its own training images (unaugmented, GT boxes), so the 2-core budget (~100-200k "
