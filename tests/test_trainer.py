@@ -145,3 +145,31 @@ def test_codec_type_is_checked_and_device_must_exist():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA"):
             resolve_device("cuda")
+
+
+def test_init_from_starts_from_the_given_weights(tmp_path):
+    cfg = load_config(recipe(tmp_path, epochs=1))
+    del cfg["data"]["val"]
+    train(cfg, tmp_path / "source", progress=False)
+    source = read_state_dict(tmp_path / "source" / "checkpoint_e000" / "model.safetensors")
+    cfg["train"]["lr"] = 0.0  # no step moves a parameter: the fine-tuned parameters are the source's
+    cfg["train"]["seed"] = 4  # a different seed would otherwise initialise differently
+    for spec in (tmp_path / "source", tmp_path / "source" / "checkpoint_e000" / "model.safetensors"):
+        cfg["train"]["init_from"] = str(spec)
+        shutil.rmtree(tmp_path / "tuned", ignore_errors=True)
+        train(cfg, tmp_path / "tuned", progress=False)
+        tuned = read_state_dict(tmp_path / "tuned" / "checkpoint_e000" / "model.safetensors")
+        params = [k for k in source if "running_" not in k and "num_batches" not in k]
+        assert all(torch.equal(source[k], tuned[k]) for k in params)
+    del cfg["train"]["init_from"]
+    train(cfg, tmp_path / "scratch", progress=False)
+    scratch = read_state_dict(tmp_path / "scratch" / "checkpoint_e000" / "model.safetensors")
+    assert not all(torch.equal(source[k], scratch[k]) for k in params)
+
+
+def test_init_from_a_shipped_model_and_a_bad_spec(tmp_path):
+    from posekit.engine.trainer import init_weights_path
+
+    assert init_weights_path("posekit_synth_hrnet_w16s_192x144").suffix == ".safetensors"
+    with pytest.raises(ValueError, match="train.init_from: 'no_such_model'"):
+        init_weights_path("no_such_model")

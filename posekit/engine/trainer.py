@@ -5,7 +5,8 @@ Recipe keys (see ``configs/*.yaml``): ``name``, ``arch`` + ``arch_kwargs`` (a
 ``codec``, ``data.train``/``data.val`` (either ``{ann_file, image_dir}`` or
 ``{synth: {mode, num, seed, size}}``, generated once into the cache), ``augment``,
 ``train`` (epochs, batch_size, lr, weight_decay, warmup_steps, seed, workers, threads,
-eval_every, channels_last, autocast: bfloat16, device: cpu|cuda|auto).
+eval_every, channels_last, autocast: bfloat16, device: cpu|cuda|auto, init_from: the weights
+to fine-tune from, see ``init_weights_path``).
 
 Models follow the contract of ``posekit.models.zoo``: ``forward_train(x)`` (optional) returns
 every supervised output, ``loss(outputs, target, target_weight)`` (optional) is the method's
@@ -121,6 +122,22 @@ def model_record(config: dict[str, Any], metrics: dict[str, Any] | None = None) 
     return record
 
 
+def init_weights_path(spec: str) -> Path:
+    """Resolve ``train.init_from``: a ``posekit train`` checkpoint directory or run directory
+    (its ``latest`` checkpoint), a ``.safetensors`` file, or a shipped zoo name."""
+    from posekit.estimators.topdown import WEIGHTS_DIR, read_record
+
+    path = Path(spec)
+    if path.is_dir():
+        latest = _latest_checkpoint(path)
+        path = (latest or path) / "model.safetensors"
+    elif not path.exists() and (WEIGHTS_DIR / f"{spec}.json").is_file():
+        path = WEIGHTS_DIR / read_record(WEIGHTS_DIR / f"{spec}.json")["weights"]
+    if not path.is_file():
+        raise ValueError(f"train.init_from: {spec!r} is not a checkpoint directory, weights file or shipped model")
+    return path
+
+
 def lr_at(step: int, total_steps: int, base_lr: float, warmup_steps: int) -> float:
     """Linear warm-up then cosine decay to 1 % of ``base_lr``."""
     if step < warmup_steps:
@@ -197,6 +214,8 @@ def train(config: dict[str, Any], work_dir: str | Path, resume: bool = False,
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
         start_epoch = int(state["epoch"]) + 1
+    elif tc.get("init_from"):
+        load_checkpoint(model, init_weights_path(str(tc["init_from"])), strict=True)
     log_path = work_dir / "log.jsonl"
     metrics: dict[str, Any] = {}
     for epoch in range(start_epoch, epochs):
