@@ -247,3 +247,58 @@ def test_shape_errors():
         codec.encode(np.zeros((2, 17, 2)), np.zeros((2, 16)))
     with pytest.raises(ValueError, match=r"decode.*\(\.\.\., 64, 48\)"):
         codec.decode(np.zeros((2, 17, 48, 64)))
+
+
+# flip_back: (input_size, heatmap_size, unbiased, input_offset) -> expected flip_shift in cells
+FLIP_CASES = [((192, 256), (48, 64), False, 0.0, -0.75),   # MSRA, stride 4
+              ((192, 256), (48, 64), True, 0.0, 0.0),      # UDP: the reversed axis is exact
+              ((256, 256), (64, 64), False, 1.5, 0.0)]     # princeton-vl: cell k at pixel 4k + 1.5
+
+
+def _ideal_maps(codec, kp, sigma=2.0):
+    """Untruncated Gaussians at the exact (unrounded) cells of ``kp (B, K, 2)``: a perfect model's output."""
+    centre = (kp - codec.input_offset) * codec.scale
+    width, height = codec.heatmap_size
+    dx = np.arange(width) - centre[..., 0:1]
+    dy = np.arange(height) - centre[..., 1:2]
+    return (np.exp(-dy**2 / (2 * sigma**2))[..., :, None] * np.exp(-dx**2 / (2 * sigma**2))[..., None, :]).astype(np.float32)
+
+
+@pytest.mark.parametrize("input_size, heatmap_size, unbiased, offset, shift", FLIP_CASES)
+def test_flip_shift_per_convention(input_size, heatmap_size, unbiased, offset, shift):
+    codec = HeatmapCodec(input_size=input_size, heatmap_size=heatmap_size, unbiased=unbiased, input_offset=offset)
+    assert codec.flip_shift == pytest.approx(shift, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=st.sampled_from(FLIP_CASES), fractions=st.lists(st.tuples(st.floats(0.1, 0.9), st.floats(0.1, 0.9)),
+                                                            min_size=2, max_size=2))
+def test_flip_back_maps_the_mirrored_prediction_onto_the_keypoint(case, fractions):
+    """A perfect model's maps for the mirrored crop, flipped back, decode (DARK) to the keypoint itself."""
+    input_size, heatmap_size, unbiased, offset, _ = case
+    codec = HeatmapCodec(input_size=input_size, heatmap_size=heatmap_size, unbiased=unbiased,
+                         input_offset=offset, decode_mode="dark")
+    kp = _keypoints_in_crop((input_size, heatmap_size), fractions).reshape(1, 2, 2)  # joints 0 and 1: a pair
+    mirrored = kp[:, ::-1] * [-1, 1] + [input_size[0] - 1, 0]  # mirror x, swap the pair
+    back = codec.flip_back(_ideal_maps(codec, mirrored), [1, 0])
+    decoded, scores = codec.decode(back)
+    assert np.abs(decoded - kp).max() * codec.scale[0] < 0.02  # cells
+    assert scores.min() > 0.9  # the sampled peak of an off-cell Gaussian (sigma 2) is >= 0.94 before resampling
+
+
+@pytest.mark.parametrize("input_size, heatmap_size, unbiased, offset, shift", FLIP_CASES)
+def test_flip_back_torch_matches_numpy(input_size, heatmap_size, unbiased, offset, shift):
+    codec = HeatmapCodec(input_size=input_size, heatmap_size=heatmap_size, unbiased=unbiased, input_offset=offset)
+    maps = np.random.default_rng(0).random((2, 3, heatmap_size[1], heatmap_size[0]), dtype=np.float32)
+    expected = codec.flip_back(maps, [2, 1, 0])
+    got = codec.flip_back(torch.from_numpy(maps), [2, 1, 0])
+    assert isinstance(got, torch.Tensor)
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-6)
+    if shift == 0:  # an exact reversal: partners swapped, cell axis reversed
+        np.testing.assert_array_equal(expected, maps[:, ::-1, :, ::-1])
+
+
+def test_flip_back_shape_error():
+    codec = HeatmapCodec(input_size=(192, 256), heatmap_size=(48, 64))
+    with pytest.raises(ValueError, match=r"flip_back: heatmaps \(1, 3, 64, 48\) must be \(B, 17, h, 48\)"):
+        codec.flip_back(np.zeros((1, 3, 64, 48)), list(range(17)))

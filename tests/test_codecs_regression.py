@@ -94,3 +94,26 @@ def test_bad_shapes_are_rejected():
 def test_build_codec_selects_the_regression_codec():
     codec = build_codec({"type": "regression"}, (96, 128))
     assert isinstance(codec, RegressionCodec) and codec.input_size == (96, 128)
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.tuples(st.integers(1, 640), st.integers(1, 640)),
+       fractions=st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=2, max_size=2))
+def test_flip_back_mirrors_x_and_swaps_partners(size, fractions):
+    """The mirrored crop's coordinates, flipped back, decode to the keypoints themselves."""
+    codec = RegressionCodec(input_size=size)
+    kp = np.array(fractions, dtype=np.float64)[None] * np.array(size) - 0.5  # (1, 2, 2): joints 0, 1 a pair
+    mirrored = kp[:, ::-1] * [-1, 1] + [size[0] - 1, 0]
+    coords, _ = codec.encode(mirrored, np.full((1, 2), 2))
+    before = coords.copy()
+    for outputs in (coords, torch.from_numpy(coords)):
+        back = codec.flip_back(outputs, [1, 0])
+        assert type(back) is type(outputs)
+        decoded, _ = codec.decode(back)
+        np.testing.assert_allclose(decoded, kp, atol=1e-3 * max(size))
+    np.testing.assert_array_equal(coords, before)  # the input is left untouched
+
+
+def test_flip_back_shape_error():
+    with pytest.raises(ValueError, match=r"flip_back: outputs \(1, 3, 2\) must be \(\.\.\., 17, 2\)"):
+        RegressionCodec(input_size=(96, 128)).flip_back(np.zeros((1, 3, 2)), list(range(17)))

@@ -57,13 +57,67 @@ def test_crop_corner_maps_to_box_corner():
     assert np.allclose(res.keypoints[0], [10 + step / 2, 10 + step / 2], atol=0.1)
 
 
-def test_flip_test_averages_mirrored_prediction():
-    # the oracle ignores the image, so with flip test the mirrored prediction of the swapped
-    # joint is averaged in: joint positions must become symmetric about the crop centre line.
-    pts = np.tile([[10.0, 20.0]], (17, 1))
-    est = make_estimator(pts, flip_test=True)
-    res = est(np.zeros((64, 48, 3), np.uint8), boxes=np.array([[0, 0, 47, 63]], np.float32))
-    assert np.allclose(res.keypoints[0, :, 0], (INPUT[0] - 1) / 2, atol=0.1)
+class MirrorAwareOracle(torch.nn.Module):
+    """Heatmaps for ``points (K, 2)`` when the crop's left half is the brighter one, else ``mirrored_points``."""
+
+    def __init__(self, codec, points, mirrored_points):
+        super().__init__()
+        vis = np.full((1, len(points)), 2)
+        self.register_buffer("own", torch.from_numpy(codec.encode(points[None].astype(np.float32), vis)[0]))
+        self.register_buffer("mirrored", torch.from_numpy(codec.encode(mirrored_points[None].astype(np.float32), vis)[0]))
+
+    def forward(self, x):
+        half = x.shape[3] // 2
+        left_brighter = x[:, :, :, :half].mean(dim=(1, 2, 3)) > x[:, :, :, half:].mean(dim=(1, 2, 3))
+        return torch.where(left_brighter[:, None, None, None], self.own, self.mirrored)
+
+
+def flip_estimator(points, mirrored_view):
+    """Flip-test estimator whose model sees ``points`` in the crop and ``mirrored_view`` in the mirrored crop
+    (given in mirrored-crop coordinates and joint order)."""
+    sk = get_skeleton("coco17")
+    codec = HeatmapCodec(input_size=INPUT, heatmap_size=HEATMAP, sigma=1.5, unbiased=True, decode_mode="dark")
+    return TopDownEstimator(MirrorAwareOracle(codec, points, mirrored_view), codec, sk, INPUT, (0.5,) * 3,
+                            (0.25,) * 3, box_padding=1.0, flip_test=True)
+
+
+def mirror(points):
+    """Crop keypoints ``(17, 2)`` as the mirrored crop shows them: x -> w - 1 - x, left/right swapped."""
+    return (points * [-1, 1] + [INPUT[0] - 1, 0])[get_skeleton("coco17").flip_indices]
+
+
+def bright_left_image():
+    image = np.zeros((64, 48, 3), np.uint8)
+    image[:, :24] = 255
+    return image
+
+
+BOX = np.array([[0, 0, 47, 63]], np.float32)
+
+
+def test_flip_test_is_exact_for_a_mirror_consistent_model():
+    pts = np.random.default_rng(1).uniform([4, 4], [INPUT[0] - 5, INPUT[1] - 5], (17, 2))
+    est = flip_estimator(pts, mirror(pts))
+    res = est(bright_left_image(), boxes=BOX)
+    est.flip_test = False
+    plain = est(bright_left_image(), boxes=BOX)
+    np.testing.assert_allclose(res.keypoints, plain.keypoints, atol=1e-4)
+    np.testing.assert_allclose(res.scores, plain.scores, atol=1e-6)
+    assert np.abs(res.keypoints[0] - pts).max() < 0.5  # the codec's round trip on 12x16 maps
+
+
+def test_flip_test_averages_heatmaps_not_coordinates():
+    pts = np.tile([[12.0, 20.0]], (17, 1))
+    # small disagreement: the mirrored view says 2 px further right -> the peak of the mean map is midway
+    near = flip_estimator(pts, mirror(pts + [2.0, 0.0]))(bright_left_image(), boxes=BOX)
+    assert np.allclose(near.keypoints[0], [13.0, 20.0], atol=0.2)
+    # large disagreement (24 px): averaging coordinates would land midway (x = 24), on neither
+    # hypothesis; the mean heatmap keeps one of the two peaks (the first maximum: the crop's own,
+    # x = 12, which DARK's 11-cell blur pulls ~1.6 px towards the other on these 12x16 maps)
+    far = flip_estimator(pts, mirror(pts + [24.0, 0.0]))(bright_left_image(), boxes=BOX)
+    assert np.abs(far.keypoints[0, :, 0] - 12.0).max() < 2.0
+    assert np.allclose(far.keypoints[0, :, 1], 20.0, atol=0.3)
+    assert np.allclose(far.scores[0], 0.5, atol=0.02)
 
 
 def test_load_architecture_without_weights_warns_and_runs():

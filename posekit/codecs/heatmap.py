@@ -65,6 +65,18 @@ def _size_pair(value: Any, field: str) -> tuple[int, int]:
     return width, height
 
 
+def _shift_cells(maps: Any, cells: int) -> Any:
+    """``out[..., x] = maps[..., x + cells]`` along the last axis, zeros past the ends (numpy or torch)."""
+    width = maps.shape[-1]
+    out = maps * 0
+    if abs(cells) < width:
+        if cells >= 0:
+            out[..., :width - cells] = maps[..., cells:]
+        else:
+            out[..., -cells:] = maps[..., :width + cells]
+    return out
+
+
 class HeatmapCodec:
     """Encode keypoints as Gaussian heatmaps and decode heatmaps back to keypoints.
 
@@ -116,6 +128,8 @@ class HeatmapCodec:
         hm = np.array(self.heatmap_size, dtype=np.float64)
         #: ``(2,)`` heatmap cells per input pixel (x, y): ``x_hm = x_in * scale``.
         self.scale = (hm - 1) / (inp - 1) if self.unbiased else hm / inp
+        #: cells between a mirrored crop's reversed heatmap and the crop's own (see :meth:`flip_back`).
+        self.flip_shift = float((hm[0] - 1) - (inp[0] - 1 - 2 * self.input_offset) * self.scale[0])
 
     def __repr__(self) -> str:
         return (
@@ -184,6 +198,30 @@ class HeatmapCodec:
             coords = self._dark_peaks(maps, px, py)
         keypoints = coords / self.scale + self.input_offset
         return keypoints.astype(np.float32).reshape(*lead, 2), scores.reshape(lead)
+
+    def flip_back(self, heatmaps: Any, flip_indices: Any) -> Any:
+        """Heatmaps predicted for the horizontally mirrored crop -> heatmaps of the crop itself.
+
+        ``heatmaps (B, K, h, w)``, numpy or torch (returned as the same type, on the same
+        device); ``flip_indices (K,)``: the joint each joint becomes under mirroring
+        (``Skeleton.flip_indices``). Mirroring swaps the partners and reverses the cell axis.
+        Crop pixel ``x`` mirrors to ``W - 1 - x``; under ``x_hm = (x_in - input_offset) * scale``
+        the reversed axis then sits ``flip_shift = (w - 1) - (W - 1 - 2 * input_offset) * scale``
+        cells from the crop's own: 0 under UDP and for the princeton-vl record (cell k at pixel
+        4k + 1.5), -0.75 for MSRA at stride 4, which SimpleBaseline's reference rounds to a
+        whole cell. Here the maps are resampled by the exact shift, linearly, zeros outside.
+        The top-down flip test averages the result with the crop's own heatmaps before decoding.
+        """
+        width = self.heatmap_size[0]
+        if heatmaps.ndim != 4 or heatmaps.shape[-1] != width or heatmaps.shape[1] != len(flip_indices):
+            raise ValueError(f"HeatmapCodec.flip_back: heatmaps {tuple(heatmaps.shape)} must be "
+                             f"(B, {len(flip_indices)}, h, {width})")
+        maps = heatmaps[:, [int(j) for j in flip_indices]][..., list(range(width - 1, -1, -1))]
+        if abs(self.flip_shift) < 1e-9:
+            return maps
+        whole = int(np.floor(self.flip_shift))
+        frac = self.flip_shift - whole
+        return (1 - frac) * _shift_cells(maps, whole) + frac * _shift_cells(maps, whole + 1)
 
     def _quarter_offsets(self, maps: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
         """``(M, 2)`` offsets of +-0.25 cell towards the higher neighbour on each axis."""

@@ -91,3 +91,17 @@ class RegressionCodec:
             )
         keypoints = coords.astype(np.float64) * self._size - 0.5
         return keypoints.astype(np.float32), np.ones(coords.shape[:-1], dtype=np.float32)
+
+    def flip_back(self, outputs: Any, flip_indices: Any) -> Any:
+        """Normalised coordinates ``(..., K, 2)`` predicted for the horizontally mirrored crop ->
+        coordinates in the crop itself (numpy or torch, returned as the same type).
+
+        Crop pixel ``x`` mirrors to ``w - 1 - x``, which is ``u -> 1 - u`` in normalised
+        coordinates; partners are swapped with ``flip_indices (K,)`` (``Skeleton.flip_indices``).
+        """
+        if outputs.ndim < 2 or outputs.shape[-1] != 2 or outputs.shape[-2] != len(flip_indices):
+            raise ValueError(f"RegressionCodec.flip_back: outputs {tuple(outputs.shape)} must be "
+                             f"(..., {len(flip_indices)}, 2)")
+        mirrored = outputs[..., [int(j) for j in flip_indices], :] * 1  # a copy, numpy or torch
+        mirrored[..., 0] = 1 - mirrored[..., 0]
+        return mirrored

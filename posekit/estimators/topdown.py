@@ -40,7 +40,10 @@ class TopDownEstimator:
     ``model``: ``(B, 3, h, w)`` normalised RGB -> heatmaps ``(B, K, hh, hw)`` or normalised
     coordinates ``(B, K, 2)`` (regression models), on any device;
     ``codec``: decodes the model output into crop pixels (a ``posekit.codecs`` codec);
-    ``input_size``: (w, h) of the crop.
+    ``input_size``: (w, h) of the crop;
+    ``flip_test``: also run the horizontally mirrored crops and average the two raw outputs
+    (the mirrored one mapped back by ``codec.flip_back``) before decoding, as the HRNet and
+    princeton-vl test scripts average heatmaps; twice the model time.
     """
 
     def __init__(self, model: torch.nn.Module, codec, skeleton: Skeleton,
@@ -123,14 +126,11 @@ class TopDownEstimator:
             batch = np.stack(crops[start:start + self.batch_size])
             x = torch.from_numpy(normalize_image(batch, self.mean, self.std)).to(self.device).contiguous(
                 memory_format=torch.channels_last)
-            kps, scores = self.codec.decode(self.model(x))
-            if self.flip_test:
-                kps_f, scores_f = self.codec.decode(self.model(torch.flip(x, dims=[3])))
-                order = self.skeleton.flip_indices
-                kps_f = kps_f[:, order]
-                kps_f[..., 0] = self.input_size[0] - 1 - kps_f[..., 0]
-                kps = (kps + kps_f) / 2
-                scores = (scores + scores_f[:, order]) / 2
+            outputs = self.model(x)
+            if self.flip_test:  # average the raw outputs (heatmaps or coordinates), then decode once
+                mirrored = self.model(torch.flip(x, dims=[3]))
+                outputs = (outputs + self.codec.flip_back(mirrored, self.skeleton.flip_indices)) / 2
+            kps, scores = self.codec.decode(outputs)
             kps_out.append(np.asarray(kps, np.float32))
             score_out.append(np.asarray(scores, np.float32))
         return np.concatenate(kps_out), np.concatenate(score_out)

@@ -79,7 +79,7 @@ PRINCETON_RECORD: dict[str, Any] = {
     # posekit's crops are ImageNet-normalised; the network_input="unit" adapter undoes that
     "normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "color": "RGB"},
     "box_padding": 1.25,
-    "flip_test": True,             # test.py averages the prediction of the mirrored crop
+    "flip_test": True,             # test.py averages in the mirrored crop's heatmaps (flip_shift 0 here)
 }
 
 
