@@ -34,6 +34,11 @@ def oks_terms(pred: np.ndarray, gt: np.ndarray, area: float, sigmas: np.ndarray)
     return np.exp(-d2 / (2 * area * (2 * sigmas) ** 2 + np.spacing(1)))
 
 
+def swap_share(is_swap: np.ndarray) -> float | None:
+    """Fraction of gross errors that are left/right swaps; None where there is no gross error."""
+    return float(is_swap.mean()) if len(is_swap) else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="posekit_synth_hrnet_w16s_192x144")
@@ -84,7 +89,7 @@ def main() -> None:
                        "oks_term_visible": float(table[vis, 2].mean()), "oks_term_occluded": float(table[occ, 2].mean()),
                        "gross_visible": float((table[vis, 2] < 0.2).mean()),
                        "gross_occluded": float((table[occ, 2] < 0.2).mean()),
-                       "swaps_among_gross": float(table[m & (table[:, 2] < 0.2), 3].mean())})
+                       "swaps_among_gross": swap_share(table[m & (table[:, 2] < 0.2), 3])})
     vis, occ = table[:, 1] == 2, table[:, 1] == 1
     info = machine_info()
     summary = {"command": "python bench/analyse_shipped_errors.py " + " ".join(sys.argv[1:]), "machine": info,
@@ -92,7 +97,7 @@ def main() -> None:
                "labelled_keypoints": int(len(table)), "occluded_fraction": float(occ.mean()),
                "oks_term_visible": float(table[vis, 2].mean()), "oks_term_occluded": float(table[occ, 2].mean()),
                "gross_fraction": float((table[:, 2] < 0.2).mean()),
-               "swaps_among_gross": float(table[table[:, 2] < 0.2, 3].mean()), "per_keypoint": per_kp}
+               "swaps_among_gross": swap_share(table[table[:, 2] < 0.2, 3]), "per_keypoint": per_kp}
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     lines = [f"# Where `{args.model}` loses OKS AP", "", f"Command: `{summary['command']}`  ",
@@ -108,7 +113,7 @@ def main() -> None:
              "| gross occluded | swaps among gross |", "|" + "---|" * 8]
     lines += [f"| {p['keypoint']} | {p['sigma']:.3f} | {p['occluded_fraction']:.2f} | {p['oks_term_visible']:.3f} "
               f"| {p['oks_term_occluded']:.3f} | {p['gross_visible']:.3f} | {p['gross_occluded']:.3f} "
-              f"| {p['swaps_among_gross']:.2f} |" for p in per_kp]
+              f"| {'-' if p['swaps_among_gross'] is None else format(p['swaps_among_gross'], '.2f')} |" for p in per_kp]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -1,6 +1,7 @@
 """Copy a trained checkpoint into the package as a shipped zoo entry.
 
     python scripts/ship_model.py runs/NAME/checkpoint_eNNN NAME [--metrics bench/results/shipped_model.json]
+        [--recipe configs/RECIPE.yaml] [--training-note TEXT]
 
 Writes ``posekit/weights/NAME.safetensors`` and ``posekit/weights/NAME.json`` (the zoo
 record: architecture, skeleton, input size, normalisation, codec, recipe, metrics,
@@ -23,6 +24,7 @@ def main() -> int:
     parser.add_argument("checkpoint", help="checkpoint directory written by posekit train")
     parser.add_argument("name", help="zoo name")
     parser.add_argument("--metrics", help="benchmark JSON whose 'accuracy' and 'latency_ms' go into the record")
+    parser.add_argument("--recipe", help="the committed recipe, where the run used a local copy of it")
     parser.add_argument("--training-note", help="how the checkpoint was trained (device, command, log file)")
     args = parser.parse_args()
     ckpt = Path(args.checkpoint)
@@ -34,8 +36,8 @@ def main() -> int:
     record["weights"] = dst.name
     record["sha256"] = hashlib.sha256(dst.read_bytes()).hexdigest()
     record["size_bytes"] = dst.stat().st_size
-    if record.get("recipe"):
-        recipe = Path(record["recipe"]).resolve()
+    if args.recipe or record.get("recipe"):
+        recipe = Path(args.recipe or record["recipe"]).resolve()
         record["recipe"] = str(recipe.relative_to(ROOT)) if recipe.is_relative_to(ROOT) else recipe.name
     record["trained_on"] = "posekit synthetic benchmark (single mode)"
     record["licence"] = "Apache-2.0 (weights trained by posekit on its own synthetic data)"
