@@ -39,6 +39,11 @@ def swap_share(is_swap: np.ndarray) -> float | None:
     return float(is_swap.mean()) if len(is_swap) else None
 
 
+def share_text(share: float | None, spec: str) -> str:
+    """A share formatted with ``spec``, or "-" where there was nothing to count."""
+    return "-" if share is None else format(share, spec)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="posekit_synth_hrnet_w16s_192x144")
@@ -108,12 +113,12 @@ def main() -> None:
              f"{ap_oracle:.4f}.",
              f"- Mean OKS term: visible {summary['oks_term_visible']:.3f}, occluded {summary['oks_term_occluded']:.3f}.",
              f"- Gross errors (term < 0.2): {summary['gross_fraction']:.1%} of keypoints; "
-             f"{summary['swaps_among_gross']:.0%} of them are left/right swaps.", "",
+             f"{share_text(summary['swaps_among_gross'], '.0%')} of them are left/right swaps.", "",
              "| keypoint | sigma | occluded | OKS term visible | OKS term occluded | gross visible "
              "| gross occluded | swaps among gross |", "|" + "---|" * 8]
     lines += [f"| {p['keypoint']} | {p['sigma']:.3f} | {p['occluded_fraction']:.2f} | {p['oks_term_visible']:.3f} "
               f"| {p['oks_term_occluded']:.3f} | {p['gross_visible']:.3f} | {p['gross_occluded']:.3f} "
-              f"| {'-' if p['swaps_among_gross'] is None else format(p['swaps_among_gross'], '.2f')} |" for p in per_kp]
+              f"| {share_text(p['swaps_among_gross'], '.2f')} |" for p in per_kp]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
