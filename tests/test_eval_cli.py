@@ -131,3 +131,21 @@ def test_eval_imports_neither_torch_nor_cv2(tmp_path):
         assert "numpy" in imported  # the probe works
         assert not {"torch", "cv2"} & imported
 
+
+
+def test_bad_results_while_the_ground_truth_child_is_busy(tmp_path):
+    """The results reader fails while the forked ground-truth parse is still running: the
+    results' own error comes back (not a pool error), and the child is waited for, not killed."""
+    from posekit.commands.eval import load_inputs
+
+    gt, _ = small_set(tmp_path)
+    data = json.loads(gt.read_text())
+    template = data["annotations"][0]
+    data["images"] = [{"id": i} for i in range(1, 2001)]
+    data["annotations"] = [{**template, "id": i + 1, "image_id": i // 10 + 1} for i in range(20000)]
+    gt.write_text(json.dumps(data))
+    bad = tmp_path / "results.json"
+    bad.write_text("[{]")
+    for _ in range(3):
+        with pytest.raises(ValueError, match="results.json: not valid JSON"):
+            load_inputs(str(gt), str(bad), 17)

@@ -212,7 +212,10 @@ def load_inputs(gt_path: str, results_path: str, num_keypoints: int, keypoint_sc
 
     Where the machine has a second core and ``fork`` exists, the ground truth is parsed in a
     forked child while this process parses the results (the two reads are independent and
-    together are most of an evaluation's time); errors are raised here either way.
+    together are most of an evaluation's time); errors are raised here either way. The child
+    runs under :class:`concurrent.futures.ProcessPoolExecutor`, whose shutdown waits for it:
+    ``multiprocessing.Pool`` terminates a busy worker on exit, which can hang for good when the
+    results file is bad (CPython issues 78178, 96995; it hung a CI run here).
     """
     from posekit.metrics.coco_eval import load_coco_gt
     from posekit.metrics.json_io import read_coco_results
@@ -220,10 +223,12 @@ def load_inputs(gt_path: str, results_path: str, num_keypoints: int, keypoint_sc
     if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return (load_coco_gt(gt_path, num_keypoints=num_keypoints),
                 read_coco_results(results_path, keypoint_scores=keypoint_scores))
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        pending = pool.apply_async(load_coco_gt, (gt_path,), {"num_keypoints": num_keypoints})
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending = pool.submit(load_coco_gt, gt_path, num_keypoints=num_keypoints)
         results = read_coco_results(results_path, keypoint_scores=keypoint_scores)
-        return pending.get(), results
+        return pending.result(), results
 
 
 def _skeleton(name: str):
