@@ -149,3 +149,29 @@ def test_bad_results_while_the_ground_truth_child_is_busy(tmp_path):
     for _ in range(3):
         with pytest.raises(ValueError, match="results.json: not valid JSON"):
             load_inputs(str(gt), str(bad), 17)
+
+
+def test_shared_reading_gives_the_one_pass_inputs(tmp_path):
+    """Ground truth and results read by two processes (the results file cut in two) are the
+    arrays a one-process read gives."""
+    from posekit.commands.eval import load_inputs
+    from posekit.metrics import json_io
+    from posekit.metrics.coco_eval import load_coco_gt
+
+    gt, res = small_set(tmp_path)
+    records = json.loads(res.read_text()) * 40
+    res.write_text(json.dumps(records, indent=1))
+    assert gt.stat().st_size < res.stat().st_size  # so the results are cut
+    fraction = (gt.stat().st_size + res.stat().st_size) / (2 * res.stat().st_size)
+    assert json_io.results_split_offset(res, fraction) is not None
+    got_gt, got_res = load_inputs(str(gt), str(res), 17)
+    one_gt, one_res = load_coco_gt(str(gt)), json_io.read_coco_results(res)
+    for a, b in ((got_gt, one_gt), (got_res, one_res)):
+        for field, value in vars(a).items():
+            if isinstance(value, np.ndarray):
+                other = getattr(b, field)
+                assert value.dtype == other.dtype and value.shape == other.shape, field
+                same = value.tobytes() == other.tobytes() if value.dtype != object else value.tolist() == other.tolist()
+                assert same, field
+            else:
+                assert value == getattr(b, field), field

@@ -420,6 +420,9 @@ def _write_and_read(tmp_path: Path, text: str, chunk: int | None = None, monkeyp
 def _assert_same_results(a, b):
     for field in ("image_id", "category_id", "keypoints", "keypoint_scores", "score", "has_bbox"):
         x, y = getattr(a, field), getattr(b, field)
+        if x is None or y is None:
+            assert x is None and y is None, field
+            continue
         assert x.shape == y.shape and np.array_equal(x.view(np.uint8), y.view(np.uint8)), field
     assert np.array_equal(a.bbox, b.bbox, equal_nan=True)
 
@@ -455,6 +458,18 @@ def test_reader_rejects_malformed_json(tmp_path):
             read_coco_results(path)
 
 
+@contextlib.contextmanager
+def _chunk_bytes(chunk: int | None):
+    """The readers' chunk size set to ``chunk`` (``None``: unchanged) inside the block; hypothesis
+    tests cannot use the function-scoped ``monkeypatch``."""
+    saved = json_io._CHUNK_BYTES
+    json_io._CHUNK_BYTES = chunk or saved
+    try:
+        yield
+    finally:
+        json_io._CHUNK_BYTES = saved
+
+
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 small_int = st.integers(-10**6, 10**6)
 
@@ -474,14 +489,72 @@ def test_reader_equals_json_on_random_records(tmp_path_factory, rows, chunk):
     text = json.dumps(records, separators=(",", ":") if rows[0][3] else (", ", ": "))
     path = tmp_path_factory.mktemp("reader") / "res.json"
     path.write_text(text)
-    saved = json_io._CHUNK_BYTES
-    try:
-        if chunk:
-            json_io._CHUNK_BYTES = chunk
+    with _chunk_bytes(chunk):
         fast = read_coco_results(path, keypoint_scores=True)
-    finally:
-        json_io._CHUNK_BYTES = saved
     _assert_same_results(fast, results_from_records(json.loads(text), keypoint_scores=True))
+
+
+def _read_in_two_windows(path: Path, fraction: float, keypoint_scores: bool = True):
+    cut = json_io.results_split_offset(path, fraction)
+    if cut is None:
+        return None
+    windows = [json_io.read_results_window(path, 0, cut, keypoint_scores),
+               json_io.read_results_window(path, cut, None, keypoint_scores)]
+    return json_io.results_from_windows(windows, path, keypoint_scores=keypoint_scores), windows
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.one_of(finite, small_int), min_size=51, max_size=51), st.one_of(finite, small_int),
+                          st.booleans()), min_size=1, max_size=12),
+       st.booleans(), st.floats(0, 1), st.sampled_from([None, 256]))
+def test_two_windows_equal_one_read(tmp_path_factory, rows, compact, fraction, chunk):
+    """Cut anywhere a split offset lands, the two windows give exactly the one-pass reader's arrays."""
+    records = [{"image_id": i, "category_id": 1, "keypoints": kps, "score": score, **({"bbox": kps[:4]} if box else {})}
+               for i, (kps, score, box) in enumerate(rows)]
+    text = json.dumps(records, separators=(",", ":") if compact else (", ", ": "), indent=None if compact else 1)
+    path = tmp_path_factory.mktemp("windows") / "res.json"
+    path.write_text(text)
+    with _chunk_bytes(chunk):
+        got = _read_in_two_windows(path, fraction)
+    if got is None:
+        assert text.rfind("},") < len(text) * fraction  # no cut after the fraction
+        return
+    joined, _ = got
+    cut = json_io.results_split_offset(path, fraction)
+    assert text[cut - 2:cut] == "},"
+    _assert_same_results(joined, read_coco_results(path, keypoint_scores=True))
+
+
+def test_windows_fall_back_to_the_file_and_name_the_bad_record(tmp_path):
+    records = [result(i, person(1 + i, 1), 0.5) for i in range(6)]
+    path = tmp_path / "res.json"
+    path.write_text(json.dumps(records))
+    assert json_io.results_split_offset(path, 1.0) is None
+    joined, windows = _read_in_two_windows(path, 0.5, keypoint_scores=False)
+    assert windows[0] is not None and windows[1] is not None  # both read by the fast path
+    head, tail = (w[0]["image_id"][0].tolist() for w in windows)
+    assert head == [0, 1, 2, 3] and tail == [4, 5]  # the cut follows the record that spans the middle
+    _assert_same_results(joined, read_coco_results(path))
+    # arrays of different lengths in the two windows: joined through the generic reader's error
+    records[5]["keypoints"] = records[5]["keypoints"][:48]
+    text = json.dumps(records)
+    path.write_text(text)
+    cut = json_io.results_split_offset(path, (text.index('"image_id": 5') - 4) / len(text))
+    windows = [json_io.read_results_window(path, 0, cut), json_io.read_results_window(path, cut, None)]
+    assert windows[0] is not None and windows[1] is not None
+    assert json_io.join_columns(windows, json_io._results_fields(False)) is None
+    with pytest.raises(CocoFormatError, match=r"res\.json: record 5: field 'keypoints' has 48 values, record 0 has 51"):
+        json_io.results_from_windows(windows, path)
+    # a record the fast path cannot read in the tail window: the same error as a one-pass read
+    records[5]["keypoints"] = "oops"
+    path.write_text(json.dumps(records))
+    cut = json_io.results_split_offset(path, 0.6)
+    windows = [json_io.read_results_window(path, 0, cut), json_io.read_results_window(path, cut, None)]
+    with pytest.raises(CocoFormatError) as one_pass:
+        read_coco_results(path)
+    with pytest.raises(CocoFormatError) as joined:
+        json_io.results_from_windows(windows, path)
+    assert str(joined.value) == str(one_pass.value) and "record 5" in str(one_pass.value)
 
 
 # --------------------------------------------------------------------------------------------

@@ -210,15 +210,16 @@ def load_inputs(gt_path: str, results_path: str, num_keypoints: int, keypoint_sc
     """``(CocoGroundTruth, CocoResults)`` read from the two files (``keypoint_scores``: keep the
     results' keypoint confidences, which ``drop_zero_confidence`` needs).
 
-    Where the machine has a second core and ``fork`` exists, the ground truth is parsed in a
-    forked child while this process parses the results (the two reads are independent and
-    together are most of an evaluation's time); errors are raised here either way. The child
-    runs under :class:`concurrent.futures.ProcessPoolExecutor`, whose shutdown waits for it:
+    Where the machine has a second core and ``fork`` exists, the two cores share the reading: a
+    forked child parses the ground truth and the tail of the results file while this process
+    parses its head, the cut placed so that both read about as many bytes (the readers' costs
+    per byte are alike). Errors are raised here either way, the results' first. The child runs
+    under :class:`concurrent.futures.ProcessPoolExecutor`, whose shutdown waits for it:
     ``multiprocessing.Pool`` terminates a busy worker on exit, which can hang for good when the
     results file is bad (CPython issues 78178, 96995; it hung a CI run here).
     """
     from posekit.metrics.coco_eval import load_coco_gt
-    from posekit.metrics.json_io import read_coco_results
+    from posekit.metrics.json_io import read_coco_results, read_results_window, results_from_windows, results_split_offset
 
     if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return (load_coco_gt(gt_path, num_keypoints=num_keypoints),
@@ -226,9 +227,25 @@ def load_inputs(gt_path: str, results_path: str, num_keypoints: int, keypoint_sc
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        pending = pool.submit(load_coco_gt, gt_path, num_keypoints=num_keypoints)
-        results = read_coco_results(results_path, keypoint_scores=keypoint_scores)
-        return pending.result(), results
+        gt_bytes, results_bytes = _size(gt_path), _size(results_path)
+        cut = results_split_offset(results_path, (gt_bytes + results_bytes) / (2 * results_bytes)) \
+            if results_bytes and gt_bytes < results_bytes else None
+        tail = pool.submit(read_results_window, results_path, cut, None, keypoint_scores) if cut else None
+        gt = pool.submit(load_coco_gt, gt_path, num_keypoints=num_keypoints)
+        if cut:
+            head = read_results_window(results_path, 0, cut, keypoint_scores)
+            results = results_from_windows([head, tail.result()], results_path, keypoint_scores=keypoint_scores)
+        else:
+            results = read_coco_results(results_path, keypoint_scores=keypoint_scores)
+        return gt.result(), results
+
+
+def _size(path: str) -> int:
+    """Bytes in ``path``; 0 when it cannot be read (the reader then reports why)."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _skeleton(name: str):

@@ -31,6 +31,9 @@ How the fast path works (:func:`read_fields`), on the raw bytes of a chunk of wh
    converted by Python's ``float`` from their reconstructed decimal text. Numbers with 19 or
    more digits send their record to ``json``.
 
+A results file can also be read as windows of whole records (:func:`results_split_offset`,
+:func:`read_results_window`, :func:`results_from_windows`), so that two processes share one file.
+
 Ground-truth files are objects whose lists carry much more than an evaluation reads (masks, 3D
 joints, body parameters); :func:`json_object_values` cuts out the needed fields without parsing
 the rest, and the same number reader decodes them.
@@ -47,8 +50,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CocoFormatError", "CocoResults", "Field", "json_object_values", "load_json", "read_coco_results",
-           "read_fields", "results_from_records"]
+__all__ = ["CocoFormatError", "CocoResults", "Field", "join_columns", "json_object_values", "load_json",
+           "read_coco_results", "read_fields", "read_results_window", "results_from_records", "results_from_windows",
+           "results_split_offset"]
 
 
 class CocoFormatError(ValueError):
@@ -696,7 +700,8 @@ def _parse_records(chunk: bytes, first: bool, last: bool, templates: dict, field
     return out
 
 
-def read_fields(stream, fields: tuple) -> tuple[dict, dict] | None:
+def read_fields(stream, fields: tuple, *, first: bool = True, final: bool = True,
+                limit: int | None = None) -> tuple[dict, dict] | None:
     """Read a JSON list of flat records from a binary ``stream`` with the fast path.
 
     ``fields``: :class:`Field` specs. Returns ``({name: (values, present)}, widths)`` --
@@ -704,15 +709,38 @@ def read_fields(stream, fields: tuple) -> tuple[dict, dict] | None:
     ``(N,)`` bool, ``widths[name] = (array length, kept columns)`` -- or ``None`` when the text
     is not a layout the fast path reads (the caller then uses ``json``). Exactly the values
     ``json`` gives; never raises for bad input.
+
+    A window of the list: ``first=False`` when the stream starts after a record's ``},``
+    rather than at the ``[``; ``final=False`` when it stops right after a ``},`` rather than
+    at the ``]``; ``limit``: read at most this many bytes. :func:`join_columns` joins windows.
     """
     templates: dict = {}
     widths: dict = {}
     parts = []
-    for chunk, first, last in _chunks(stream, _CHUNK_BYTES):
-        part = _parse_records(chunk, first, last, templates, fields, widths)
+    for chunk, is_first, is_last in _chunks(stream, _CHUNK_BYTES, first, final, limit):
+        part = _parse_records(chunk, is_first, is_last, templates, fields, widths)
         if part is None:
             return None
         parts.append(part)
+    return _concatenate(parts, widths, fields)
+
+
+def join_columns(windows: list, fields: tuple) -> tuple[dict, dict] | None:
+    """Join :func:`read_fields` outputs of consecutive windows of one list, in order; ``None``
+    when a window is ``None`` or two windows disagree on an array's length."""
+    if any(w is None for w in windows):
+        return None
+    widths: dict = {}
+    for _, window_widths in windows:
+        for name, width in window_widths.items():
+            if widths.setdefault(name, width)[0] != width[0]:
+                return None
+    return _concatenate([columns for columns, _ in windows], widths, fields)
+
+
+def _concatenate(parts: list, widths: dict, fields: tuple) -> tuple[dict, dict] | None:
+    """One ``({name: (values, present)}, widths)`` from parts of records, in order; a part that
+    saw no value of an array field holds it with 0 columns."""
     out = {}
     for f in fields:
         values = [p[f.name][0] for p in parts]
@@ -725,24 +753,27 @@ def read_fields(stream, fields: tuple) -> tuple[dict, dict] | None:
     return out, widths
 
 
-def _chunks(stream, size: int):
+def _chunks(stream, size: int, first: bool = True, final: bool = True, limit: int | None = None):
     """Yield ``(chunk, first, last)``: pieces of a JSON list cut right after a ``},``.
 
-    Reads into one reused buffer, so that each chunk is copied once.
+    Reads into one reused buffer, so that each chunk is copied once; at most ``limit`` bytes.
+    ``first``/``final``: whether the stream starts at the list's ``[`` and ends at its ``]``.
     """
     buf = bytearray(size)
     view = memoryview(buf)
     filled = 0
-    first = True
+    left = float("inf") if limit is None else limit
     while True:
         if filled == len(buf):  # a record longer than the buffer: grow it
             view.release()
             buf.extend(bytes(len(buf)))
             view = memoryview(buf)
-        got = stream.readinto(view[filled:])
+        got = stream.readinto(view[filled:filled + int(min(len(buf) - filled, left))]) if left else 0
         if not got:
-            yield bytes(view[:filled]), first, True
+            if filled or final or first:
+                yield bytes(view[:filled]), first, final
             return
+        left -= got
         filled += got
         cut = buf.rfind(b"},", 0, filled)
         if cut < 0:
@@ -766,7 +797,10 @@ def _results_fields(keypoint_scores: bool) -> tuple:
 
 
 def _read_fast(stream, source: str, keypoint_scores: bool) -> CocoResults | None:
-    got = read_fields(stream, _results_fields(keypoint_scores))
+    return _results_from_columns(read_fields(stream, _results_fields(keypoint_scores)), source, keypoint_scores)
+
+
+def _results_from_columns(got: tuple[dict, dict] | None, source: str, keypoint_scores: bool) -> CocoResults | None:
     if got is None:
         return None
     cols, widths = got
@@ -795,6 +829,45 @@ def _read_fast(stream, source: str, keypoint_scores: bool) -> CocoResults | None
         has_bbox=box_present,
         source=source,
     )
+
+
+def results_split_offset(path: str | os.PathLike, fraction: float) -> int | None:
+    """A byte offset of a results file right after a ``},`` at or after ``fraction`` of its
+    size, where it can be cut into two windows (see :func:`read_results_window`); ``None``
+    when there is none. Raises ``OSError`` for a missing or unreadable file."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as stream:
+        stream.seek(int(size * min(max(fraction, 0.0), 1.0)))
+        while True:
+            at = stream.tell()
+            block = stream.read(1 << 16)
+            if len(block) < 2:
+                return None
+            found = block.find(b"},")
+            if found >= 0:
+                return at + found + 2
+            stream.seek(at + len(block) - 1)
+
+
+def read_results_window(path: str | os.PathLike, start: int, stop: int | None,
+                        keypoint_scores: bool = False) -> tuple[dict, dict] | None:
+    """The fast path's columns (see :func:`read_fields`) of the records in bytes
+    ``[start, stop)`` of a results file (``stop=None``: to the end), cut at offsets from
+    :func:`results_split_offset`. ``None`` when the fast path cannot read them; join the
+    windows with :func:`results_from_windows`, which then reads the file the generic way."""
+    with open(path, "rb") as stream:
+        stream.seek(start)
+        return read_fields(stream, _results_fields(keypoint_scores), first=start == 0, final=stop is None,
+                           limit=None if stop is None else stop - start)
+
+
+def results_from_windows(windows: list, path: str | os.PathLike, *, keypoint_scores: bool = False) -> CocoResults:
+    """:class:`CocoResults` from the :func:`read_results_window` outputs covering a whole
+    results file, in order: exactly :func:`read_coco_results`'s, which reads the file (and
+    names any bad record) whenever a window is not readable by the fast path."""
+    joined = join_columns(windows, _results_fields(keypoint_scores))
+    fast = _results_from_columns(joined, str(path), keypoint_scores)
+    return fast if fast is not None else read_coco_results(path, keypoint_scores=keypoint_scores)
 
 
 def read_coco_results(source: str | os.PathLike | list, *, keypoint_scores: bool = False) -> CocoResults:
