@@ -5,7 +5,9 @@ each labelled keypoint's OKS term ``exp(-d^2 / (2 s^2 k^2))`` (s^2 = GT area, k 
 COCO visibility (2 visible, 1 occluded); a *gross* error is a term below 0.2; a *swap* is a gross
 error whose prediction lies at under half that distance from the opposite side's GT joint. The
 "swap oracle" AP re-evaluates after swapping each left/right pair wherever that raises the pair's
-OKS terms: the AP left on the table by left/right confusion alone.
+OKS terms: the AP left on the table by left/right confusion alone. Per left/right pair, the share
+of people whose two predictions *collapse* onto one point (the other point missed), and the AP
+with that pair predicted exactly (an oracle).
 
     python bench/analyse_shipped_errors.py [--model NAME] [--num 500] [--seed 424242]
 """
@@ -42,6 +44,27 @@ def swap_share(is_swap: np.ndarray) -> float | None:
 def share_text(share: float | None, spec: str) -> str:
     """A share formatted with ``spec``, or "-" where there was nothing to count."""
     return "-" if share is None else format(share, spec)
+
+
+def pair_diagnostics(i: int, j: int, results: list, gt_by_image: dict, gt, sigmas: np.ndarray) -> dict:
+    """For the left/right pair ``(i, j)``: how often its two predictions collapse onto one point,
+    and the OKS AP with both replaced by the ground truth."""
+    both = collapsed = 0
+    exact = []
+    for r in results:
+        pred = np.array(r["keypoints"], float).reshape(-1, 3)
+        a = gt_by_image.get(r["image_id"])
+        if a is not None:
+            g = np.array(a["keypoints"], float).reshape(-1, 3)
+            if g[i, 2] > 0 and g[j, 2] > 0:
+                scale = np.sqrt(a["area"])
+                both += 1
+                collapsed += bool(np.hypot(*(pred[i, :2] - pred[j, :2])) < 0.05 * scale
+                                  and np.hypot(*(g[i, :2] - g[j, :2])) > 0.15 * scale)
+            pred[[i, j], :2] = g[[i, j], :2]
+        exact.append({**r, "keypoints": pred.ravel().tolist()})
+    return {"both_labelled": both, "collapsed": collapsed / max(both, 1),
+            "ap_if_exact": evaluate_coco_keypoints(gt, exact, sigmas=sigmas)["AP"]}
 
 
 def main() -> None:
@@ -86,6 +109,8 @@ def main() -> None:
     ap = evaluate_coco_keypoints(gt, results, sigmas=sigmas)["AP"]
     ap_oracle = evaluate_coco_keypoints(gt, swapped_results, sigmas=sigmas)["AP"]
 
+    pair_rows = [pair_diagnostics(i, j, results, gt_by_image, gt, sigmas) for i, j in pairs]
+
     per_kp = []
     for k, name in enumerate(sk.names):
         m = table[:, 0] == k
@@ -102,7 +127,8 @@ def main() -> None:
                "labelled_keypoints": int(len(table)), "occluded_fraction": float(occ.mean()),
                "oks_term_visible": float(table[vis, 2].mean()), "oks_term_occluded": float(table[occ, 2].mean()),
                "gross_fraction": float((table[:, 2] < 0.2).mean()),
-               "swaps_among_gross": swap_share(table[table[:, 2] < 0.2, 3]), "per_keypoint": per_kp}
+               "swaps_among_gross": swap_share(table[table[:, 2] < 0.2, 3]), "per_keypoint": per_kp,
+               "pairs": [{"pair": [sk.names[i], sk.names[j]], **row} for (i, j), row in zip(pairs, pair_rows)]}
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     lines = [f"# Where `{args.model}` loses OKS AP", "", f"Command: `{summary['command']}`  ",
@@ -119,6 +145,12 @@ def main() -> None:
     lines += [f"| {p['keypoint']} | {p['sigma']:.3f} | {p['occluded_fraction']:.2f} | {p['oks_term_visible']:.3f} "
               f"| {p['oks_term_occluded']:.3f} | {p['gross_visible']:.3f} | {p['gross_occluded']:.3f} "
               f"| {share_text(p['swaps_among_gross'], '.2f')} |" for p in per_kp]
+    lines += ["", "Left/right pairs. *Collapsed*: both predictions within 0.05 sqrt(area) of each other while the "
+              "two labelled points are more than 0.15 sqrt(area) apart (one point predicted twice, the other "
+              "missed). *AP if exact*: OKS AP with this pair's predictions replaced by the ground truth (an oracle).",
+              "", "| pair | people with both labelled | collapsed | AP if exact |", "|---|---|---|---|"]
+    lines += [f"| {p['pair'][0]} / {p['pair'][1]} | {p['both_labelled']} | {p['collapsed']:.1%} "
+              f"| {p['ap_if_exact']:.4f} |" for p in summary["pairs"]]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
