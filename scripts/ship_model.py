@@ -1,7 +1,7 @@
 """Copy a trained checkpoint into the package as a shipped zoo entry.
 
     python scripts/ship_model.py runs/NAME/checkpoint_eNNN NAME [--metrics bench/results/shipped_model.json]
-        [--recipe configs/RECIPE.yaml] [--training-note TEXT]
+        [--recipe configs/RECIPE.yaml] [--training-note TEXT] [--separate-partners JOINT ...]
 
 Writes ``posekit/weights/NAME.safetensors`` and ``posekit/weights/NAME.json`` (the zoo
 record: architecture, skeleton, input size, normalisation, codec, recipe, metrics,
@@ -26,6 +26,9 @@ def main() -> int:
     parser.add_argument("--metrics", help="benchmark JSON whose 'accuracy' and 'latency_ms' go into the record")
     parser.add_argument("--recipe", help="the committed recipe, where the run used a local copy of it")
     parser.add_argument("--training-note", help="how the checkpoint was trained (device, command, log file)")
+    parser.add_argument("--separate-partners", nargs="*", metavar="JOINT", default=[],
+                        help="joints whose left/right pairs the estimator re-decodes where both heatmaps peak at one "
+                             "point (posekit/codecs/partners.py); only pairs the error analysis finds collapsed")
     args = parser.parse_args()
     ckpt = Path(args.checkpoint)
     record = json.loads((ckpt / "record.json").read_text())
@@ -43,6 +46,8 @@ def main() -> int:
     record["licence"] = "Apache-2.0 (weights trained by posekit on its own synthetic data)"
     if args.training_note:
         record["training_note"] = args.training_note
+    if args.separate_partners:
+        record["separate_partners"] = list(args.separate_partners)
     if args.metrics:
         bench = json.loads(Path(args.metrics).read_text())
         record["metrics"] = {**bench["accuracy"], "latency_ms_b1": bench["latency_ms"]["full_pipeline_b1"],

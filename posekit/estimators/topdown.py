@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from posekit.codecs import build_codec
+from posekit.codecs.partners import separate_partners
 from posekit.data.datasets import normalize_image, read_rgb
 from posekit.data.transforms import apply_affine, box_to_center_size, crop_affine, invert_affine, warp
 from posekit.skeletons import Skeleton, get_skeleton
@@ -43,13 +44,16 @@ class TopDownEstimator:
     ``input_size``: (w, h) of the crop;
     ``flip_test``: also run the horizontally mirrored crops and average the two raw outputs
     (the mirrored one mapped back by ``codec.flip_back``) before decoding, as the HRNet and
-    princeton-vl test scripts average heatmaps; twice the model time.
+    princeton-vl test scripts average heatmaps; twice the model time;
+    ``separate_partners``: joint names whose left/right pairs are re-decoded where both heatmaps
+    peak at one point (:func:`posekit.codecs.partners.separate_partners`; heatmap codecs only),
+    from a zoo record's ``"separate_partners": ["left_knee"]``.
     """
 
     def __init__(self, model: torch.nn.Module, codec, skeleton: Skeleton,
                  input_size: tuple[int, int], mean: Sequence[float], std: Sequence[float],
                  box_padding: float = 1.25, flip_test: bool = False, batch_size: int = 32,
-                 record: dict[str, Any] | None = None):
+                 record: dict[str, Any] | None = None, separate_partners: Sequence[str] = ()):
         # channels-last is 10-25 % faster on CPU at batch 1 (bench/results/model_latency.md)
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.codec = codec
@@ -60,6 +64,7 @@ class TopDownEstimator:
         self.flip_test = flip_test
         self.batch_size = batch_size
         self.record = record or {}
+        self.separate_partners = tuple(separate_partners)
 
     def __call__(self, image: str | Path | np.ndarray, boxes: np.ndarray | None = None,
                  box_scores: np.ndarray | None = None) -> PoseResult:
@@ -131,6 +136,8 @@ class TopDownEstimator:
                 mirrored = self.model(torch.flip(x, dims=[3]))
                 outputs = (outputs + self.codec.flip_back(mirrored, self.skeleton.flip_indices)) / 2
             kps, scores = self.codec.decode(outputs)
+            if self.separate_partners:
+                kps, scores = separate_partners(outputs, kps, scores, self.codec, self.skeleton, self.separate_partners)
             kps_out.append(np.asarray(kps, np.float32))
             score_out.append(np.asarray(scores, np.float32))
         return np.concatenate(kps_out), np.concatenate(score_out)
@@ -163,7 +170,8 @@ def estimator_from_record(record: dict[str, Any], weights: str | Path | None,
                         tuple(heatmap_size) if heatmap_size is not None else None)
     norm = record["normalization"]
     return TopDownEstimator(model, codec, skeleton, tuple(record["input_size"]), norm["mean"], norm["std"],
-                            box_padding=record.get("box_padding", 1.25), flip_test=flip_test, record=record)
+                            box_padding=record.get("box_padding", 1.25), flip_test=flip_test, record=record,
+                            separate_partners=record.get("separate_partners", ()))
 
 
 def load_topdown(name_or_checkpoint: str | Path, weights: str | Path | None = None,
