@@ -20,31 +20,28 @@ from typing import Sequence
 
 import numpy as np
 
+from posekit.codecs.heatmap import _as_numpy
 from posekit.skeletons import Skeleton
 
 
 def partner_pairs(skeleton: Skeleton, joints: Sequence[str]) -> list[tuple[int, int, list[int], list[int]]]:
-    """``(i, j, neighbours of i, neighbours of j)`` for each left/right pair ``i < j`` with a
-    joint named in ``joints``. Raises ``ValueError`` for an unknown name, a joint without a
-    partner, or one without linked neighbours other than its partner."""
-    pairs = []
+    """``(i, j, neighbours of i, neighbours of j)`` for each left/right pair ``i < j``
+    (``Skeleton.flip_pairs``) with a joint named in ``joints``; neighbours are the joints linked
+    to it (``Skeleton.link_indices``) other than its partner. Raises ``ValueError`` for an
+    unknown name, a joint without a partner, or a pair without such neighbours."""
     for name in joints:
         if name not in skeleton.names:
             raise ValueError(f"separate_partners: {name!r} is not a joint of skeleton {skeleton.name!r}")
+        if skeleton.flip_indices[skeleton.index(name)] == skeleton.index(name):
+            raise ValueError(f"separate_partners: {name!r} has no left/right partner")
     chosen = {skeleton.index(name) for name in joints}
-    for i, j in enumerate(skeleton.flip_indices):
-        j = int(j)
+    links = skeleton.link_indices
+    pairs = []
+    for i, j in skeleton.flip_pairs:
         if i not in chosen and j not in chosen:
             continue
-        if i == j:
-            raise ValueError(f"separate_partners: {skeleton.names[i]!r} has no left/right partner")
-        if i > j:
-            continue
-        near = []
-        for joint, partner in ((i, j), (j, i)):
-            name = skeleton.names[joint]
-            linked = {b if a == name else a for a, b in skeleton.links if name in (a, b)}
-            near.append(sorted(skeleton.index(n) for n in linked if n != skeleton.names[partner]))
+        near = [sorted(int(n) for a, b in links for n in (a, b) if joint in (a, b) and n not in (i, j))
+                for joint in (i, j)]
         if not (near[0] and near[1]):
             raise ValueError(f"separate_partners: {skeleton.names[i]!r} / {skeleton.names[j]!r} have no "
                              "linked neighbours to tell them apart")
@@ -61,13 +58,12 @@ def separate_partners(heatmaps: np.ndarray, keypoints: np.ndarray, scores: np.nd
     ``scores (B, K)`` as ``codec.decode`` returned them (a :class:`~posekit.codecs.heatmap.HeatmapCodec`
     with ``scale`` and ``input_offset``); ``joints``: names whose left/right pairs are checked
     (only pairs a model is known to collapse: partners that are legitimately close, such as
-    the eyes of a small face, would be pulled apart). A pair is collapsed when its two decoded points are
-    within ``collapsed_within`` heatmap cells; its summed map's second peak is the maximum
-    outside ``radius`` cells of the first, must be a local maximum and reach ``min_ratio`` of
-    the first. Returns new arrays; the
-    inputs are not modified.
+    the eyes of a small face, would be pulled apart). A pair is collapsed when its two decoded
+    points are within ``collapsed_within`` heatmap cells; its summed map's second peak is the
+    maximum outside ``radius`` cells of the first, must be a local maximum and reach
+    ``min_ratio`` of the first. Returns new arrays; the inputs are not modified.
     """
-    maps = np.asarray(heatmaps.detach().cpu() if hasattr(heatmaps, "detach") else heatmaps, np.float32)
+    maps = _as_numpy(heatmaps)
     keypoints, scores = np.array(keypoints, np.float32), np.array(scores, np.float32)
     cells = (keypoints - codec.input_offset) * np.asarray(codec.scale, np.float64)  # (B, K, 2) as (x, y)
     height, width = maps.shape[-2:]
