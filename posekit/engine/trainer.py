@@ -6,7 +6,8 @@ Recipe keys (see ``configs/*.yaml``): ``name``, ``arch`` + ``arch_kwargs`` (a
 ``{synth: {mode, num, seed, size}}``, generated once into the cache), ``augment``,
 ``train`` (epochs, batch_size, lr, weight_decay, warmup_steps, seed, workers, threads,
 eval_every, channels_last, autocast: bfloat16, device: cpu|cuda|auto, init_from: the weights
-to fine-tune from, see ``init_weights_path``).
+to fine-tune from, see ``init_weights_path``), ``loss`` (optional: ``partner_weight``, the
+weight of ``posekit.models.losses.partner_difference_loss`` over the skeleton's left/right pairs).
 
 Models follow the contract of ``posekit.models.zoo``: ``forward_train(x)`` (optional) returns
 every supervised output, ``loss(outputs, target, target_weight)`` (optional) is the method's
@@ -38,7 +39,7 @@ from posekit.data.readers.coco import read_coco_keypoints
 from posekit.atomic import atomic_write_bytes, atomic_write_json
 from posekit.engine.checkpoint import load_training_state, save_training_state
 from posekit.models.checkpoints import load_checkpoint, save_safetensors
-from posekit.models.losses import heatmap_mse_loss
+from posekit.models.losses import heatmap_mse_loss, partner_difference_loss
 from posekit.models.zoo import build_model
 from posekit.skeletons import get_skeleton
 
@@ -90,13 +91,36 @@ def build_codec(config: dict[str, Any]):
 
 
 def training_loss(model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor,
-                  target_weight: torch.Tensor) -> torch.Tensor:
+                  target_weight: torch.Tensor, partner_pairs: torch.Tensor | None = None,
+                  partner_weight: float = 0.0) -> torch.Tensor:
     """The model's training loss on one batch: its own ``loss`` over ``forward_train`` outputs, or the
-    heatmap MSE summed over them (intermediate supervision)."""
+    heatmap MSE summed over them (intermediate supervision), plus ``partner_weight`` times
+    ``partner_difference_loss`` over ``partner_pairs`` ``(P, 2)`` (the recipe's ``loss.partner_weight``)."""
     outputs = model.forward_train(images) if hasattr(model, "forward_train") else [model(images)]
     if hasattr(model, "loss"):
         return model.loss(outputs, target, target_weight)
-    return sum(heatmap_mse_loss(out.float(), target, target_weight) for out in outputs)
+    loss = sum(heatmap_mse_loss(out.float(), target, target_weight) for out in outputs)
+    if partner_weight:
+        loss = loss + partner_weight * sum(partner_difference_loss(out.float(), target, target_weight, partner_pairs)
+                                           for out in outputs)
+    return loss
+
+
+def partner_loss_settings(config: dict[str, Any], model: torch.nn.Module, skeleton) -> tuple[torch.Tensor, float]:
+    """``(pairs (P, 2) int64, weight)`` of the recipe's optional ``loss: {partner_weight: W}``
+    (default 0: plain heatmap MSE); the pairs are the skeleton's left/right ``flip_pairs``."""
+    where = config.get("_path", "recipe")
+    spec = config.get("loss") or {}
+    unknown = set(spec) - {"partner_weight"}
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} in 'loss' (known: partner_weight)")
+    weight = float(spec.get("partner_weight", 0.0))
+    if weight < 0:
+        raise ValueError(f"{where}: loss.partner_weight must be >= 0, got {weight}")
+    if weight and hasattr(model, "loss"):
+        raise ValueError(f"{where}: loss.partner_weight applies to heatmap models; {config['arch']} has its own loss")
+    pairs = torch.tensor(skeleton.flip_pairs, dtype=torch.int64).reshape(-1, 2)
+    return pairs, weight
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -194,6 +218,8 @@ def train(config: dict[str, Any], work_dir: str | Path, resume: bool = False,
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
     bf16 = tc.get("autocast") == "bfloat16"
+    partner_pairs, partner_weight = partner_loss_settings(config, model, skeleton)
+    partner_pairs = partner_pairs.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(tc["lr"]),
                                   weight_decay=float(tc.get("weight_decay", 1e-4)))
     ann_file, image_dir = resolve_split(config["data"]["train"])
@@ -237,7 +263,7 @@ def train(config: dict[str, Any], work_dir: str | Path, resume: bool = False,
             target = batch["target"].to(device, non_blocking=True)
             target_weight = batch["target_weight"].to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                loss = training_loss(model, images, target, target_weight)
+                loss = training_loss(model, images, target, target_weight, partner_pairs, partner_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

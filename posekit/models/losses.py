@@ -13,6 +13,28 @@ def heatmap_mse_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Ten
     return 0.5 * diff.mean()
 
 
+def partner_difference_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
+                            pairs: torch.Tensor) -> torch.Tensor:
+    """Squared error of the left-minus-right difference of each left/right pair's heatmaps.
+
+    ``pred``/``target`` ``(B, K, H, W)``; ``weight (B, K)``; ``pairs (P, 2)`` int64, the channel indices
+    of each pair ``(l, r)`` (order within a pair does not matter). Returns
+    ``0.5 * sum_{b,p,y,x} w_bl w_br ((pred_l - pred_r) - (target_l - target_r))^2 / (B K H W)``: a pair
+    counts only where both joints are labelled, and the normalisation is ``heatmap_mse_loss``'s.
+
+    Why: the heatmap MSE of a pair splits into a symmetric part (``pred_l + pred_r``) and this
+    antisymmetric part with weight 1/4 each. A network whose two partner channels predict the same
+    map (both knees at one knee, the symmetric state flip-augmented training starts from) gets a
+    gradient towards telling the sides apart only through this part, and it is proportional to the
+    difference of the two channels' weights, which is near zero there. Adding ``lambda`` times this
+    term raises the antisymmetric weight from 1/4 to 1/4 + lambda/2 and so speeds the escape.
+    """
+    left, right = pairs[:, 0], pairs[:, 1]
+    diff = (pred[:, left] - pred[:, right]) - (target[:, left] - target[:, right])
+    both = (weight[:, left] * weight[:, right])[:, :, None, None]
+    return 0.5 * (diff ** 2 * both).sum() / pred.numel()
+
+
 def coordinate_l1_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Keypoint-weighted L1 distance of coordinates, ``mean_{b,k} w_bk * (|dx| + |dy|)``, in float32.
 
