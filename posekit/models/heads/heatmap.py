@@ -86,3 +86,28 @@ class DeconvHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.final_layer(self.deconv_layers(features))
+
+
+def grow_final_kernel(state_dict: dict[str, torch.Tensor], kernel_size: int, std: float = 0.001,
+                      seed: int = 0, key: str = "final_layer.weight") -> dict[str, torch.Tensor]:
+    """A copy of ``state_dict`` whose final convolution ``key`` ``(K, C, k0, k0)`` becomes
+    ``(K, C, kernel_size, kernel_size)``: the old taps sit at the centre, the new ones are
+    normal(0, ``std``) from ``seed``. With the centre taps alone the network computes what it did.
+
+    Why: a 1x1 final layer maps C features to K heatmaps at each pixel, so with C < K (HRNet-W16:
+    16 channels, 17 COCO joints) some combination of heatmaps is forced to be constant. Training
+    puts that deficiency on a left/right pair (the shipped model's knees: ``left - right`` is the
+    null direction of the layer), which then never escapes: the pair's left-minus-right error sends
+    no gradient to the features. Wider taps see neighbouring pixels, lift the rank bound and,
+    being random, pass that error back to the features.
+    """
+    weight = state_dict[key]
+    k0 = weight.shape[-1]
+    if kernel_size % 2 != 1 or kernel_size < k0:
+        raise ValueError(f"{key}: kernel_size must be odd and >= the current {k0}, got {kernel_size}")
+    generator = torch.Generator().manual_seed(seed)
+    grown = torch.randn(*weight.shape[:2], kernel_size, kernel_size, generator=generator, dtype=torch.float32) * std
+    start = (kernel_size - k0) // 2
+    grown = grown.to(weight.dtype)
+    grown[:, :, start:start + k0, start:start + k0] = weight
+    return {**state_dict, key: grown}
