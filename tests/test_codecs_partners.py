@@ -74,8 +74,10 @@ def test_partner_pairs_names_and_errors():
         partner_pairs(SKELETON, ["nose"])
 
 
-def test_the_shipped_record_turns_it_on():
-    import posekit
+def test_a_records_key_turns_it_on():
+    from posekit.estimators.topdown import WEIGHTS_DIR, estimator_from_record, read_record
 
-    estimator = posekit.load("posekit_synth_hrnet_w16s_192x144")
-    assert estimator.separate_partners == tuple(estimator.record.get("separate_partners", ()))
+    record = read_record(WEIGHTS_DIR / "posekit_synth_hrnet_w16s_192x144.json")
+    assert estimator_from_record({**record, "separate_partners": ["left_knee"]}, None).separate_partners == ("left_knee",)
+    assert estimator_from_record({k: v for k, v in record.items() if k != "separate_partners"},
+                                 None).separate_partners == ()

@@ -176,3 +176,22 @@ def test_predict_cli_skips_corrupt_image_and_exits_nonzero(tmp_path, monkeypatch
     status = main(["predict", str(src / "000002.jpg"), "--model", str(ckpt), "--out", str(out / "b")])
     assert status == 0
     assert len(json.loads((out / "b" / "results.json").read_text())) == 1
+
+
+def test_flip_test_batches_crops_with_their_mirrors_and_matches_two_passes():
+    from posekit.data.datasets import normalize_image
+    from posekit.models.zoo import build_model
+
+    torch.manual_seed(0)
+    model = build_model("hrnet_w16_small", num_keypoints=17, width=8).eval()
+    sk = get_skeleton("coco17")
+    codec = HeatmapCodec(input_size=(48, 64), heatmap_size=(12, 16), sigma=1.5, unbiased=True, decode_mode="dark")
+    est = TopDownEstimator(model, codec, sk, (48, 64), (0.5,) * 3, (0.25,) * 3, flip_test=True)
+    crops = list(np.random.default_rng(0).integers(0, 255, (3, 64, 48, 3), dtype=np.uint8))
+    kps, scores = est._predict_crops(crops)
+    with torch.inference_mode():
+        x = torch.from_numpy(normalize_image(np.stack(crops), (0.5,) * 3, (0.25,) * 3))
+        mean = (model(x) + codec.flip_back(model(torch.flip(x, dims=[3])), sk.flip_indices)) / 2
+    want_kps, want_scores = codec.decode(mean)
+    np.testing.assert_allclose(kps, want_kps, atol=1e-4)
+    np.testing.assert_allclose(scores, want_scores, atol=1e-5)

