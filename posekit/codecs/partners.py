@@ -1,18 +1,18 @@
 """Separate left/right partners whose heatmaps peak at the same point.
 
-A model trained with horizontal-flip augmentation starts from a symmetric state in which a
-joint's channel and its partner's (left and right knee) both predict *both* joints: two peaks
-each, the same argmax, so one joint is predicted twice and the other missed. Training leaves
-that state pair by pair; the shipped model still shows it for the knees
-(``bench/results/shipped_model_errors.md``: 90.6 % of people).
+A model can predict a left/right pair (left and right knee) with two near-identical channels:
+both show *both* joints, with the same argmax, so one joint is predicted twice and the other
+missed. Stage 3 of the shipped model did this for the knees (90.6 % of people) because its 1x1
+final layer had too few channels for 17 heatmaps (``posekit.models.heads.heatmap.grow_final_kernel``);
+stage 4 fixed it in training, and its record no longer turns this step on.
 
 :func:`separate_partners` repairs it at decoding time. For each collapsed pair it takes the two
 peaks of the pair's summed heatmap, gives each joint the peak nearer the mean decoded position
 of its own skeleton neighbours (a knee's hip and ankle; ``Skeleton.links``), suppresses the
 other peak in that joint's map and decodes it again with the codec (so DARK still refines it).
 Pairs that are not collapsed, or whose summed map has no clear second peak, are left unchanged.
-Only the pairs named are checked: on the shipped model, the knees alone gain (OKS AP 0.641 ->
-0.674); every other pair loses, because partners that are truly close look collapsed.
+Only the pairs named are checked: on stage 3, the knees alone gained (OKS AP 0.641 -> 0.674);
+every other pair lost, because partners that are truly close look collapsed.
 """
 from __future__ import annotations
 

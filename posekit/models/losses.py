@@ -27,7 +27,9 @@ def partner_difference_loss(pred: torch.Tensor, target: torch.Tensor, weight: to
     map (both knees at one knee, the symmetric state flip-augmented training starts from) gets a
     gradient towards telling the sides apart only through this part, and it is proportional to the
     difference of the two channels' weights, which is near zero there. Adding ``lambda`` times this
-    term raises the antisymmetric weight from 1/4 to 1/4 + lambda/2 and so speeds the escape.
+    term raises the antisymmetric weight from 1/4 to 1/4 + lambda/2. It cannot help where the pair's
+    difference is a null direction of a 1x1 final layer (see ``heads.heatmap.grow_final_kernel``):
+    one epoch at lambda = 5 left stage 3's collapsed knees as they were.
     """
     left, right = pairs[:, 0], pairs[:, 1]
     diff = (pred[:, left] - pred[:, right]) - (target[:, left] - target[:, right])

@@ -106,8 +106,7 @@ def grow_final_kernel(state_dict: dict[str, torch.Tensor], kernel_size: int, std
     if kernel_size % 2 != 1 or kernel_size < k0:
         raise ValueError(f"{key}: kernel_size must be odd and >= the current {k0}, got {kernel_size}")
     generator = torch.Generator().manual_seed(seed)
-    grown = torch.randn(*weight.shape[:2], kernel_size, kernel_size, generator=generator, dtype=torch.float32) * std
+    grown = (torch.randn(*weight.shape[:2], kernel_size, kernel_size, generator=generator) * std).to(weight.dtype)
     start = (kernel_size - k0) // 2
-    grown = grown.to(weight.dtype)
     grown[:, :, start:start + k0, start:start + k0] = weight
     return {**state_dict, key: grown}
