@@ -1,7 +1,7 @@
 """Copy a trained checkpoint into the package as a shipped zoo entry.
 
     python scripts/ship_model.py runs/NAME/checkpoint_eNNN NAME [--metrics bench/results/shipped_model.json]
-        [--recipe configs/RECIPE.yaml] [--training-note TEXT] [--separate-partners JOINT ...]
+        [--recipe configs/RECIPE.yaml] [--training-note TEXT] [--separate-partners JOINT ...] [--flip-test]
 
 Writes ``posekit/weights/NAME.safetensors`` and ``posekit/weights/NAME.json`` (the zoo
 record: architecture, skeleton, input size, normalisation, codec, recipe, metrics,
@@ -23,15 +23,23 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("checkpoint", help="checkpoint directory written by posekit train")
     parser.add_argument("name", help="zoo name")
-    parser.add_argument("--metrics", help="benchmark JSON whose 'accuracy' and 'latency_ms' go into the record")
+    parser.add_argument("--metrics", help="benchmark JSON (bench/bench_shipped_model.py) whose figures for the shipped "
+                             "default mode go into the record")
     parser.add_argument("--recipe", help="the committed recipe, where the run used a local copy of it")
     parser.add_argument("--training-note", help="how the checkpoint was trained (device, command, log file)")
     parser.add_argument("--separate-partners", nargs="*", metavar="JOINT", default=[],
                         help="joints whose left/right pairs the estimator re-decodes where both heatmaps peak at one "
                              "point (posekit/codecs/partners.py); only pairs the error analysis finds collapsed")
+    parser.add_argument("--flip-test", action="store_true",
+                        help="the estimator averages each crop with its mirror by default (record 'flip_test')")
     args = parser.parse_args()
     ckpt = Path(args.checkpoint)
     record = json.loads((ckpt / "record.json").read_text())
+    if args.metrics:  # checked before anything is written
+        bench = json.loads(Path(args.metrics).read_text())
+        mode = "flip test" if args.flip_test else "plain"
+        if bench["default_mode"] != mode:
+            parser.error(f"{args.metrics} measured '{bench['default_mode']}' as the default, this record ships '{mode}'")
     weights_dir = ROOT / "posekit" / "weights"
     dst = weights_dir / f"{args.name}.safetensors"
     shutil.copyfile(ckpt / "model.safetensors", dst)
@@ -48,10 +56,11 @@ def main() -> int:
         record["training_note"] = args.training_note
     if args.separate_partners:
         record["separate_partners"] = list(args.separate_partners)
+    if args.flip_test:
+        record["flip_test"] = True
     if args.metrics:
-        bench = json.loads(Path(args.metrics).read_text())
-        record["metrics"] = {**bench["accuracy"], "latency_ms_b1": bench["latency_ms"]["full_pipeline_b1"],
-                             "benchmark": "bench/results/shipped_model.md"}
+        record["metrics"] = {**bench["accuracy"], "latency_ms_b1": bench["shipped_latency_ms_b1"],
+                             "mode": bench["default_mode"], "benchmark": "bench/results/shipped_model.md"}
     (weights_dir / f"{args.name}.json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"{dst} ({record['size_bytes'] / 1e6:.1f} MB), sha256 {record['sha256'][:16]}...")
     return 0

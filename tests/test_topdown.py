@@ -195,3 +195,30 @@ def test_flip_test_batches_crops_with_their_mirrors_and_matches_two_passes():
     want_kps, want_scores = codec.decode(mean)
     np.testing.assert_allclose(kps, want_kps, atol=1e-4)
     np.testing.assert_allclose(scores, want_scores, atol=1e-5)
+
+
+def test_record_sets_the_flip_test_default_and_callers_override_it(tmp_path, monkeypatch):
+    from posekit.atomic import atomic_write_json
+    from posekit.cli import main
+    from posekit.estimators.topdown import DEFAULT_RECORD
+    from posekit.models.checkpoints import save_safetensors
+    from posekit.models.zoo import build_model
+
+    ckpt = tmp_path / "ckpt"
+    save_safetensors(build_model("hrnet_w16_small", num_keypoints=17).state_dict(), ckpt / "model.safetensors")
+    record = {**DEFAULT_RECORD, "arch": "hrnet_w16_small", "input_size": [48, 64], "heatmap_size": [12, 16]}
+    atomic_write_json(ckpt / "record.json", record)
+    assert posekit.load(str(ckpt)).flip_test is False
+    atomic_write_json(ckpt / "record.json", {**record, "flip_test": True})
+    assert posekit.load(str(ckpt)).flip_test is True
+    assert posekit.load(str(ckpt), flip_test=False).flip_test is False
+
+    # the CLI passes --flip-test / --no-flip-test through, and the record's choice without either
+    seen = []
+    real_load = posekit.load
+    monkeypatch.setattr(posekit, "load", lambda *a, **k: seen.append(real_load(*a, **k).flip_test) or real_load(*a, **k))
+    image = tmp_path / "a.jpg"
+    cv2.imwrite(str(image), np.full((80, 60, 3), 90, np.uint8))
+    for flags in ([], ["--no-flip-test"], ["--flip-test"]):
+        assert main(["predict", str(image), "--model", str(ckpt), "--out", str(tmp_path / "o"), *flags]) == 0
+    assert seen == [True, False, True]

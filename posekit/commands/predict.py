@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--boxes", help="person boxes, COCO detection-results JSON (image_id, bbox [x,y,w,h], score)")
     parser.add_argument("--box-thr", type=float, default=0.0, help="ignore boxes scored below this")
     parser.add_argument("--images-json", help="COCO file whose 'images' map file names to image ids")
-    parser.add_argument("--flip-test", action="store_true", help="average with the horizontally flipped crop")
+    parser.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
+                        help="average with the horizontally mirrored crop (default: the model record's choice)")
     parser.add_argument("--kpt-thr", type=float, default=0.3, help="joints scored below this are not drawn")
     parser.add_argument("--no-overlays", action="store_true", help="write results only")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")

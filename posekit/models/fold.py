@@ -1,0 +1,76 @@
+"""Fold inference-mode BatchNorm into the convolution before it.
+
+In eval mode a BatchNorm is the per-channel affine map ``y = (x - mean) * s + beta`` with
+``s = gamma / sqrt(running_var + eps)``. After a convolution ``x = W * z + b`` (``*`` is the
+convolution) that is again a convolution, with weight ``W * s`` (each output channel scaled) and bias
+``(b - mean) * s + beta``, so the BatchNorm pass over the activations disappears. On 2 CPU threads this
+takes the shipped HRNet-W16 from ~7.1 to ~6.2 ms at batch 1 and from ~13.9 to ~9.5 ms at batch 2
+(bench/results/shipped_model.md times both). The result equals the unfolded network up to float rounding.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import fx, nn
+
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``model`` with every BatchNorm folded into the convolution feeding it.
+
+    A BatchNorm is folded where its input is the output of a convolution module that is called once
+    and whose output nothing else reads; any other BatchNorm stays as it is. ``model`` itself is not
+    changed. The copy is a ``torch.fx.GraphModule`` (same ``forward`` signature, no other attributes
+    of ``model``); a model that ``torch.fx`` cannot trace (data-dependent control flow) comes back as
+    an unfolded eval-mode copy.
+    """
+    model = copy.deepcopy(model).eval()
+    try:
+        traced = fx.symbolic_trace(model)
+    except Exception:  # fx raises TraceError, TypeError, NotImplementedError... on untraceable code
+        return model
+    modules = dict(traced.named_modules())
+    calls: dict[str, int] = {}
+    for node in traced.graph.nodes:
+        if node.op == "call_module":
+            calls[node.target] = calls.get(node.target, 0) + 1
+    folded = False
+    for node in list(traced.graph.nodes):
+        if node.op != "call_module" or not isinstance(modules[node.target], _NORMS):
+            continue
+        norm, source = modules[node.target], node.args[0]
+        if not (isinstance(source, fx.Node) and source.op == "call_module"
+                and isinstance(modules[source.target], _CONVS) and calls[source.target] == 1
+                and len(source.users) == 1 and norm.track_running_stats):
+            continue
+        conv = modules[source.target]
+        if isinstance(conv, nn.modules.conv._ConvTransposeNd) and conv.groups != 1:
+            continue  # a grouped transposed weight does not hold output channels on one axis
+        _fold_into(conv, norm)
+        node.replace_all_uses_with(source)
+        traced.graph.erase_node(node)
+        folded = True
+    if not folded:
+        return model
+    traced.graph.lint()
+    traced.recompile()
+    traced.delete_all_unused_submodules()
+    return traced
+
+
+@torch.no_grad()
+def _fold_into(conv: nn.Module, norm: nn.Module) -> None:
+    """Give ``conv`` the weights of ``norm(conv(x))`` (``norm`` in eval mode)."""
+    scale = torch.rsqrt(norm.running_var + norm.eps)
+    if norm.affine:
+        scale = scale * norm.weight
+    shift = -norm.running_mean * scale + (norm.bias if norm.affine else 0.0)
+    out_axis = 1 if isinstance(conv, nn.modules.conv._ConvTransposeNd) else 0
+    shape = [1] * conv.weight.dim()
+    shape[out_axis] = -1
+    conv.weight.mul_(scale.reshape(shape).to(conv.weight.dtype))
+    bias = shift if conv.bias is None else conv.bias * scale + shift
+    conv.bias = nn.Parameter(bias.to(conv.weight.dtype))
