@@ -94,11 +94,19 @@ def test_norms_that_cannot_fold_stay(make, norms_left):
 
 def test_the_model_itself_is_untouched():
     model = randomise_norm_statistics(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)))
-    model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    fold_batchnorm(model)
-    assert model.training and count_norms(model) == 1
+    folded = fold_batchnorm(model)
+    assert folded is not model and count_norms(model) == 1 and count_norms(folded) == 0
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_nothing_to_fold_returns_the_model_itself_and_training_mode_is_refused():
+    plain = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    assert fold_batchnorm(plain) is plain
+    untraceable = randomise_norm_statistics(DataDependent())
+    assert fold_batchnorm(untraceable) is untraceable
+    with pytest.raises(ValueError, match="training mode"):
+        fold_batchnorm(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)))
 
 
 @pytest.mark.parametrize("arch", ["hrnet_w16_small", "simplebaseline_r18"])

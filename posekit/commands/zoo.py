@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     for r in records:
         m = r.get("metrics", {})
         print(f"  {r['name']:<28} {r['arch']:<20} {r['skeleton']:<8} input {r['input_size'][0]}x{r['input_size'][1]}"
-              f"  AP {m.get('AP', float('nan')):.3f}")
+              f"  AP {m.get('AP', float('nan')):.3f}{'  (flip test)' if r.get('flip_test') else ''}")
     print("architectures (random init, or load official weights with --weights):")
     for name in sorted(list_models()):
         print(f"  {name}")

@@ -19,46 +19,56 @@ _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """An eval-mode copy of ``model`` with every BatchNorm folded into the convolution feeding it.
+    """An inference copy of the eval-mode ``model`` with each BatchNorm folded into the convolution feeding it.
 
     A BatchNorm is folded where its input is the output of a convolution module that is called once
     and whose output nothing else reads; any other BatchNorm stays as it is. ``model`` itself is not
     changed. The copy is a ``torch.fx.GraphModule`` (same ``forward`` signature, no other attributes
-    of ``model``); a model that ``torch.fx`` cannot trace (data-dependent control flow) comes back as
-    an unfolded eval-mode copy.
+    of ``model``). Where nothing can be folded (no such pair, or a model ``torch.fx`` cannot trace:
+    data-dependent control flow) ``model`` itself comes back, not a copy.
     """
-    model = copy.deepcopy(model).eval()
+    if model.training:
+        raise ValueError(f"fold_batchnorm: {type(model).__name__} is in training mode; folding uses the "
+                         "running statistics of eval mode (call .eval() first)")
     try:
         traced = fx.symbolic_trace(model)
     except Exception:  # fx raises TraceError, TypeError, NotImplementedError... on untraceable code
         return model
+    if not _foldable_pairs(traced):
+        return model
+    traced = copy.deepcopy(traced)  # the traced graph shares its modules with ``model``
+    modules = dict(traced.named_modules())
+    for norm_node, conv_node in _foldable_pairs(traced):
+        _fold_into(modules[conv_node.target], modules[norm_node.target])
+        norm_node.replace_all_uses_with(conv_node)
+        traced.graph.erase_node(norm_node)
+    traced.graph.lint()
+    traced.recompile()
+    traced.delete_all_unused_submodules()
+    return traced
+
+
+def _foldable_pairs(traced: fx.GraphModule) -> list[tuple[fx.Node, fx.Node]]:
+    """``(norm node, convolution node)`` pairs of ``traced`` that :func:`fold_batchnorm` folds."""
     modules = dict(traced.named_modules())
     calls: dict[str, int] = {}
     for node in traced.graph.nodes:
         if node.op == "call_module":
             calls[node.target] = calls.get(node.target, 0) + 1
-    folded = False
-    for node in list(traced.graph.nodes):
+    pairs = []
+    for node in traced.graph.nodes:
         if node.op != "call_module" or not isinstance(modules[node.target], _NORMS):
             continue
-        norm, source = modules[node.target], node.args[0]
+        source = node.args[0]
         if not (isinstance(source, fx.Node) and source.op == "call_module"
                 and isinstance(modules[source.target], _CONVS) and calls[source.target] == 1
-                and len(source.users) == 1 and norm.track_running_stats):
+                and len(source.users) == 1 and modules[node.target].track_running_stats):
             continue
         conv = modules[source.target]
         if isinstance(conv, nn.modules.conv._ConvTransposeNd) and conv.groups != 1:
             continue  # a grouped transposed weight does not hold output channels on one axis
-        _fold_into(conv, norm)
-        node.replace_all_uses_with(source)
-        traced.graph.erase_node(node)
-        folded = True
-    if not folded:
-        return model
-    traced.graph.lint()
-    traced.recompile()
-    traced.delete_all_unused_submodules()
-    return traced
+        pairs.append((node, source))
+    return pairs
 
 
 @torch.no_grad()
