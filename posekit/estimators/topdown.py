@@ -139,7 +139,8 @@ class TopDownEstimator:
                 memory_format=torch.channels_last)
             if self.flip_test:  # average the raw outputs (heatmaps or coordinates), then decode once
                 # one forward pass over crops and mirrored crops: on 2 CPU threads a batch of 2 takes
-                # about 0.85x the time of two batches of 1 (models are in eval mode, so no batch coupling)
+                # about 0.7x the time of two batches of 1 (bench/results/shipped_model.md; eval mode, so
+                # no batch coupling)
                 outputs, mirrored = self.inference_model(torch.cat([x, torch.flip(x, dims=[3])])).split(len(x))
                 outputs = (outputs + self.codec.flip_back(mirrored, self.skeleton.flip_indices)) / 2
             else:
