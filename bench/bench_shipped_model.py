@@ -43,8 +43,8 @@ def main() -> None:
     torch.set_num_threads(2)
     ann, image_dir = resolve_split({"synth": {"mode": "single", "num": args.num, "seed": args.seed, "size": 256,
                                               "workers": 2}})
-    default_flip = posekit.load(args.model).flip_test
     modes = {"plain": posekit.load(args.model, flip_test=False), "flip test": posekit.load(args.model, flip_test=True)}
+    default_flip = bool(modes["plain"].record.get("flip_test", False))
     default = "flip test" if default_flip else "plain"
     t0 = time.time()
     accuracy = {mode: evaluate_topdown(est, ann, image_dir) for mode, est in modes.items()}

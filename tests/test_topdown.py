@@ -34,6 +34,20 @@ def make_estimator(points, flip_test=False, unbiased=True):
                             box_padding=1.0, flip_test=flip_test)
 
 
+def write_tiny_checkpoint(ckpt, **record_extra):
+    """A checkpoint directory as `posekit train` writes it: a random HRNet-W16 at 48x64 and its record."""
+    from posekit.atomic import atomic_write_json
+    from posekit.estimators.topdown import DEFAULT_RECORD
+    from posekit.models.checkpoints import save_safetensors
+    from posekit.models.zoo import build_model
+
+    torch.manual_seed(0)
+    save_safetensors(build_model("hrnet_w16_small", num_keypoints=17).state_dict(), ckpt / "model.safetensors")
+    atomic_write_json(ckpt / "record.json", {**DEFAULT_RECORD, "arch": "hrnet_w16_small", "input_size": [48, 64],
+                                             "heatmap_size": [12, 16], **record_extra})
+    return ckpt
+
+
 def test_keypoints_come_back_in_image_coordinates():
     # joint j sits at the crop centre -> must come back at the centre of each box
     centre = np.array([(INPUT[0] - 1) / 2, (INPUT[1] - 1) / 2])
@@ -147,18 +161,7 @@ def test_pose_result_helpers():
 
 def test_predict_cli_skips_corrupt_image_and_exits_nonzero(tmp_path, monkeypatch):
     from posekit.cli import main
-    from posekit.atomic import atomic_write_json
-    from posekit.models.checkpoints import save_safetensors
-    from posekit.models.zoo import build_model
-    from posekit.estimators.topdown import DEFAULT_RECORD
-
-    # a checkpoint directory as `posekit train` writes it (random tiny model)
-    ckpt = tmp_path / "ckpt"
-    torch.manual_seed(0)
-    model = build_model("hrnet_w16_small", num_keypoints=17)
-    save_safetensors(model.state_dict(), ckpt / "model.safetensors")
-    atomic_write_json(ckpt / "record.json", {**DEFAULT_RECORD, "arch": "hrnet_w16_small",
-                                             "input_size": [48, 64], "heatmap_size": [12, 16]})
+    ckpt = write_tiny_checkpoint(tmp_path / "ckpt")
     src = tmp_path / "imgs"
     src.mkdir()
     for i in (1, 2):
@@ -198,25 +201,23 @@ def test_flip_test_batches_crops_with_their_mirrors_and_matches_two_passes():
 
 
 def test_record_sets_the_flip_test_default_and_callers_override_it(tmp_path, monkeypatch):
-    from posekit.atomic import atomic_write_json
     from posekit.cli import main
-    from posekit.estimators.topdown import DEFAULT_RECORD
-    from posekit.models.checkpoints import save_safetensors
-    from posekit.models.zoo import build_model
 
-    ckpt = tmp_path / "ckpt"
-    save_safetensors(build_model("hrnet_w16_small", num_keypoints=17).state_dict(), ckpt / "model.safetensors")
-    record = {**DEFAULT_RECORD, "arch": "hrnet_w16_small", "input_size": [48, 64], "heatmap_size": [12, 16]}
-    atomic_write_json(ckpt / "record.json", record)
-    assert posekit.load(str(ckpt)).flip_test is False
-    atomic_write_json(ckpt / "record.json", {**record, "flip_test": True})
+    assert posekit.load(str(write_tiny_checkpoint(tmp_path / "plain"))).flip_test is False
+    ckpt = write_tiny_checkpoint(tmp_path / "ckpt", flip_test=True)
     assert posekit.load(str(ckpt)).flip_test is True
     assert posekit.load(str(ckpt), flip_test=False).flip_test is False
 
     # the CLI passes --flip-test / --no-flip-test through, and the record's choice without either
     seen = []
     real_load = posekit.load
-    monkeypatch.setattr(posekit, "load", lambda *a, **k: seen.append(real_load(*a, **k).flip_test) or real_load(*a, **k))
+
+    def spy_load(*args, **kwargs):
+        est = real_load(*args, **kwargs)
+        seen.append(est.flip_test)
+        return est
+
+    monkeypatch.setattr(posekit, "load", spy_load)
     image = tmp_path / "a.jpg"
     cv2.imwrite(str(image), np.full((80, 60, 3), 90, np.uint8))
     for flags in ([], ["--no-flip-test"], ["--flip-test"]):

@@ -4,8 +4,8 @@ In eval mode a BatchNorm is the per-channel affine map ``y = (x - mean) * s + be
 ``s = gamma / sqrt(running_var + eps)``. After a convolution ``x = W * z + b`` (``*`` is the
 convolution) that is again a convolution, with weight ``W * s`` (each output channel scaled) and bias
 ``(b - mean) * s + beta``, so the BatchNorm pass over the activations disappears. On 2 CPU threads this
-takes the shipped HRNet-W16 from ~7.1 to ~6.2 ms at batch 1 and from ~13.9 to ~9.5 ms at batch 2
-(bench/results/shipped_model.md times both). The result equals the unfolded network up to float rounding.
+takes the shipped HRNet-W16's forward from 10.6 to 9.3 ms at batch 1 and from 16.1 to 13.2 ms at
+batch 2 (bench/results/shipped_model.md times both in one run). The result equals the unfolded network up to float rounding.
 """
 from __future__ import annotations
 
