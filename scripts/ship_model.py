@@ -2,10 +2,13 @@
 
     python scripts/ship_model.py runs/NAME/checkpoint_eNNN NAME [--metrics bench/results/shipped_model.json]
         [--recipe configs/RECIPE.yaml] [--training-note TEXT] [--separate-partners JOINT ...] [--flip-test]
+        [--precision float32|bfloat16|auto] [--box-padding P]
 
 Writes ``posekit/weights/NAME.safetensors`` and ``posekit/weights/NAME.json`` (the zoo
 record: architecture, skeleton, input size, normalisation, codec, recipe, metrics,
-sha256, licence).
+sha256, licence). With ``--metrics``, the benchmark must have measured the same defaults
+(flip test, precision, box padding) as the record being written; that is checked before
+anything is written.
 """
 from __future__ import annotations
 
@@ -32,14 +35,30 @@ def main() -> int:
                              "point (posekit/codecs/partners.py); only pairs the error analysis finds collapsed")
     parser.add_argument("--flip-test", action="store_true",
                         help="the estimator averages each crop with its mirror by default (record 'flip_test')")
+    parser.add_argument("--precision", choices=("float32", "bfloat16", "auto"),
+                        help="the dtype the estimator runs the model in by default (record 'precision'; "
+                             "default float32)")
+    parser.add_argument("--box-padding", type=float,
+                        help="crop padding around a person box at inference (record 'box_padding'; default: the "
+                             "training recipe's)")
     args = parser.parse_args()
     ckpt = Path(args.checkpoint)
     record = json.loads((ckpt / "record.json").read_text())
+    if args.box_padding is not None:
+        record["box_padding"] = args.box_padding
+    if args.precision:
+        record["precision"] = args.precision
+    if args.flip_test:
+        record["flip_test"] = True
     if args.metrics:  # checked before anything is written
         bench = json.loads(Path(args.metrics).read_text())
-        mode = "flip test" if args.flip_test else "plain"
-        if bench["default_mode"] != mode:
-            parser.error(f"{args.metrics} measured '{bench['default_mode']}' as the default, this record ships '{mode}'")
+        shipping = {"default_mode": "flip test" if record.get("flip_test") else "plain",
+                    "default_precision": record.get("precision", "float32"),
+                    "box_padding": record.get("box_padding", 1.25)}
+        measured = {**{k: bench.get(k) for k in ("default_mode", "default_precision")},
+                    "box_padding": bench["validation"].get("box_padding")}
+        if measured != shipping:
+            parser.error(f"{args.metrics} measured the defaults {measured}, this record ships {shipping}")
     weights_dir = ROOT / "posekit" / "weights"
     dst = weights_dir / f"{args.name}.safetensors"
     shutil.copyfile(ckpt / "model.safetensors", dst)
@@ -56,11 +75,9 @@ def main() -> int:
         record["training_note"] = args.training_note
     if args.separate_partners:
         record["separate_partners"] = list(args.separate_partners)
-    if args.flip_test:
-        record["flip_test"] = True
     if args.metrics:
         record["metrics"] = {**bench["accuracy"], "latency_ms_b1": bench["shipped_latency_ms_b1"],
-                             "mode": bench["default_mode"], "benchmark": "bench/results/shipped_model.md"}
+                             "config": bench["default_config"], "benchmark": "bench/results/shipped_model.md"}
     (weights_dir / f"{args.name}.json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"{dst} ({record['size_bytes'] / 1e6:.1f} MB), sha256 {record['sha256'][:16]}...")
     return 0

@@ -200,26 +200,88 @@ def test_flip_test_batches_crops_with_their_mirrors_and_matches_two_passes():
     np.testing.assert_allclose(scores, want_scores, atol=1e-5)
 
 
-def test_record_sets_the_flip_test_default_and_callers_override_it(tmp_path, monkeypatch):
+def predict_cli_estimators(tmp_path, monkeypatch, ckpt, flag_sets):
+    """The estimators `posekit predict --model CKPT` builds, once per list of extra flags."""
     from posekit.cli import main
 
+    seen = []
+    real_load = posekit.load
+
+    def spy_load(*args, **kwargs):
+        seen.append(real_load(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(posekit, "load", spy_load)
+    image = tmp_path / "a.jpg"
+    cv2.imwrite(str(image), np.full((80, 60, 3), 90, np.uint8))
+    for flags in flag_sets:
+        assert main(["predict", str(image), "--model", str(ckpt), "--out", str(tmp_path / "o"), *flags]) == 0
+    return seen
+
+
+def test_record_sets_the_flip_test_default_and_callers_override_it(tmp_path, monkeypatch):
     assert posekit.load(str(write_tiny_checkpoint(tmp_path / "plain"))).flip_test is False
     ckpt = write_tiny_checkpoint(tmp_path / "ckpt", flip_test=True)
     assert posekit.load(str(ckpt)).flip_test is True
     assert posekit.load(str(ckpt), flip_test=False).flip_test is False
 
     # the CLI passes --flip-test / --no-flip-test through, and the record's choice without either
-    seen = []
-    real_load = posekit.load
+    seen = predict_cli_estimators(tmp_path, monkeypatch, ckpt, [[], ["--no-flip-test"], ["--flip-test"]])
+    assert [est.flip_test for est in seen] == [True, False, True]
 
-    def spy_load(*args, **kwargs):
-        est = real_load(*args, **kwargs)
-        seen.append(est.flip_test)
-        return est
 
-    monkeypatch.setattr(posekit, "load", spy_load)
-    image = tmp_path / "a.jpg"
-    cv2.imwrite(str(image), np.full((80, 60, 3), 90, np.uint8))
-    for flags in ([], ["--no-flip-test"], ["--flip-test"]):
-        assert main(["predict", str(image), "--model", str(ckpt), "--out", str(tmp_path / "o"), *flags]) == 0
-    assert seen == [True, False, True]
+def test_bfloat16_precision_runs_a_cast_copy_and_leaves_the_model_in_float32():
+    points = np.random.default_rng(3).uniform([4, 4], [INPUT[0] - 5, INPUT[1] - 5], (17, 2))
+    est32, est16 = make_estimator(points), make_estimator(points)
+    est16 = TopDownEstimator(est16.model, est16.codec, est16.skeleton, INPUT, (0.5,) * 3, (0.25,) * 3,
+                             box_padding=1.0, precision="bfloat16")
+    # the oracle model has nothing to fold, so the estimator must cast a copy, not the model
+    assert est16.dtype == torch.bfloat16 and est16.inference_model is not est16.model
+    assert est16.model.hm.dtype == torch.float32 and est16.inference_model.hm.dtype == torch.bfloat16
+    crops = list(np.zeros((2, INPUT[1], INPUT[0], 3), np.uint8))
+    kps32, scores32 = est32._predict_crops(crops)
+    kps16, scores16 = est16._predict_crops(crops)
+    assert kps16.dtype == np.float32
+    np.testing.assert_allclose(kps16, kps32, atol=0.1)  # bfloat16 heatmaps, decoded in float32
+    np.testing.assert_allclose(scores16, scores32, rtol=1e-2)
+
+
+def test_bfloat16_precision_of_a_folded_network_stays_close_to_float32():
+    from posekit.codecs.heatmap import HeatmapCodec
+    from posekit.models.zoo import build_model
+
+    torch.manual_seed(0)
+    model = build_model("hrnet_w16_small", num_keypoints=17, width=8).eval()
+    codec = HeatmapCodec(input_size=(48, 64), heatmap_size=(12, 16), sigma=1.5, unbiased=True, decode_mode="dark")
+    est = TopDownEstimator(model, codec, get_skeleton("coco17"), (48, 64), (0.5,) * 3, (0.25,) * 3,
+                           precision="bfloat16")
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(p.dtype == torch.bfloat16 for p in est.inference_model.parameters())
+    x = torch.randn(2, 3, 64, 48)
+    with torch.inference_mode():
+        want = model(x)
+        got = est.inference_model(x.to(torch.bfloat16)).float()
+    assert (got - want).abs().max() <= 0.05 * want.abs().max()
+
+
+def test_precision_auto_follows_the_hardware_and_bad_names_are_refused(monkeypatch):
+    from posekit.estimators import topdown
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(topdown, "native_bfloat16", lambda device: True)
+    assert topdown.inference_dtype("auto", cpu) == torch.bfloat16
+    monkeypatch.setattr(topdown, "native_bfloat16", lambda device: False)
+    assert topdown.inference_dtype("auto", cpu) == torch.float32
+    assert topdown.inference_dtype("bfloat16", cpu) == torch.bfloat16
+    assert topdown.inference_dtype("float32", cpu) == torch.float32
+    with pytest.raises(ValueError, match="precision 'fp16'"):
+        topdown.inference_dtype("fp16", cpu)
+
+
+def test_record_sets_the_precision_default_and_callers_override_it(tmp_path, monkeypatch):
+    assert posekit.load(str(write_tiny_checkpoint(tmp_path / "plain"))).dtype == torch.float32
+    ckpt = write_tiny_checkpoint(tmp_path / "ckpt", precision="bfloat16")
+    assert posekit.load(str(ckpt)).dtype == torch.bfloat16
+    assert posekit.load(str(ckpt), precision="float32").dtype == torch.float32
+    seen = predict_cli_estimators(tmp_path, monkeypatch, ckpt, [[], ["--precision", "float32"]])
+    assert [est.dtype for est in seen] == [torch.bfloat16, torch.float32]

@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images-json", help="COCO file whose 'images' map file names to image ids")
     parser.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
                         help="average with the horizontally mirrored crop (default: the model record's choice)")
+    parser.add_argument("--precision", choices=("float32", "bfloat16", "auto"),
+                        help="dtype the model runs in; auto = bfloat16 where the CPU/GPU computes it natively "
+                             "(default: the model record's choice, else float32)")
     parser.add_argument("--kpt-thr", type=float, default=0.3, help="joints scored below this are not drawn")
     parser.add_argument("--no-overlays", action="store_true", help="write results only")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
@@ -38,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
         if args.images_json:
             data = json.loads(Path(args.images_json).read_text())
             ids_by_name = {im["file_name"]: int(im["id"]) for im in data["images"]}
-        estimator = posekit.load(args.model, weights=args.weights, flip_test=args.flip_test)
+        estimator = posekit.load(args.model, weights=args.weights, flip_test=args.flip_test,
+                                 precision=args.precision)
     except (OSError, ValueError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

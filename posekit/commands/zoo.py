@@ -20,8 +20,10 @@ def run(args: argparse.Namespace) -> int:
     print("shipped models (trained weights inside the package):")
     for r in records:
         m = r.get("metrics", {})
+        defaults = (["flip test"] if r.get("flip_test") else []) + \
+            ([f"precision {r['precision']}"] if r.get("precision", "float32") != "float32" else [])
         print(f"  {r['name']:<28} {r['arch']:<20} {r['skeleton']:<8} input {r['input_size'][0]}x{r['input_size'][1]}"
-              f"  AP {m.get('AP', float('nan')):.3f}{'  (flip test)' if r.get('flip_test') else ''}")
+              f"  AP {m.get('AP', float('nan')):.3f}{'  (' + ', '.join(defaults) + ')' if defaults else ''}")
     print("architectures (random init, or load official weights with --weights):")
     for name in sorted(list_models()):
         print(f"  {name}")

@@ -7,6 +7,7 @@ crops across images.
 """
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from pathlib import Path
@@ -35,6 +36,29 @@ DEFAULT_RECORD: dict[str, Any] = {
     "box_padding": 1.25, "arch_kwargs": {},
 }
 
+PRECISIONS = ("float32", "bfloat16", "auto")
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 convolutions in hardware: a CUDA GPU that supports
+    bfloat16, or a CPU with AVX512-BF16 or AMX (elsewhere oneDNN emulates bfloat16, slower than float32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
+    return any(check is not None and check() for check in checks)
+
+
+def inference_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The dtype the estimator runs its model in: ``"float32"``, ``"bfloat16"``, or ``"auto"``
+    (bfloat16 where :func:`native_bfloat16`, else float32)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return torch.bfloat16 if native_bfloat16(device) else torch.float32
+    return torch.bfloat16 if precision == "bfloat16" else torch.float32
+
 
 class TopDownEstimator:
     """A callable top-down estimator.
@@ -46,22 +70,34 @@ class TopDownEstimator:
     ``flip_test``: also run the horizontally mirrored crops and average the two raw outputs
     (the mirrored one mapped back by ``codec.flip_back``) before decoding, as the HRNet and
     princeton-vl test scripts average heatmaps; twice the model time;
+    ``precision``: ``"float32"``, ``"bfloat16"`` or ``"auto"`` (:func:`inference_dtype`): the dtype of
+    the inference model's weights and inputs; outputs are cast back to float32 before decoding.
+    On a CPU with AMX, bfloat16 runs the shipped model's flip-test batch of 2 about 1.5x faster at
+    the same AP (bench/results/shipped_model.md);
     ``separate_partners``: joint names whose left/right pairs are re-decoded where both heatmaps
     peak at one point (:func:`posekit.codecs.partners.separate_partners`; heatmap codecs only),
     from a zoo record's ``"separate_partners": ["left_knee"]``.
 
     The estimator runs ``inference_model``: a copy of ``model`` with each BatchNorm folded into the
     convolution before it (:func:`posekit.models.fold.fold_batchnorm`; same outputs, 12-18 % less forward
-    time in bench/results/shipped_model.md), made when the estimator is built. Build a new estimator after changing ``model``'s weights.
+    time in bench/results/shipped_model.md) and cast to ``precision``, made when the estimator is built;
+    ``model`` itself is never changed. Build a new estimator after changing ``model``'s weights.
     """
 
     def __init__(self, model: torch.nn.Module, codec, skeleton: Skeleton,
                  input_size: tuple[int, int], mean: Sequence[float], std: Sequence[float],
                  box_padding: float = 1.25, flip_test: bool = False, batch_size: int = 32,
-                 record: dict[str, Any] | None = None, separate_partners: Sequence[str] = ()):
+                 record: dict[str, Any] | None = None, separate_partners: Sequence[str] = (),
+                 precision: str = "float32"):
         # channels-last is 10-25 % faster on CPU at batch 1 (bench/results/model_latency.md)
         self.model = model.eval().to(memory_format=torch.channels_last)
-        self.inference_model = fold_batchnorm(self.model).to(memory_format=torch.channels_last)
+        inference = fold_batchnorm(self.model)
+        param = next(self.model.parameters(), None)
+        self.dtype = inference_dtype(precision, param.device if param is not None else torch.device("cpu"))
+        if self.dtype != torch.float32:
+            inference = (copy.deepcopy(inference) if inference is self.model else inference).to(self.dtype)
+        self.inference_model = inference.to(memory_format=torch.channels_last)
+        self.precision = precision
         self.codec = codec
         self.skeleton = skeleton
         self.input_size = (int(input_size[0]), int(input_size[1]))
@@ -135,16 +171,16 @@ class TopDownEstimator:
         kps_out, score_out = [], []
         for start in range(0, len(crops), self.batch_size):
             batch = np.stack(crops[start:start + self.batch_size])
-            x = torch.from_numpy(normalize_image(batch, self.mean, self.std)).to(self.device).contiguous(
+            x = torch.from_numpy(normalize_image(batch, self.mean, self.std)).to(self.device, self.dtype).contiguous(
                 memory_format=torch.channels_last)
             if self.flip_test:  # average the raw outputs (heatmaps or coordinates), then decode once
                 # one forward pass over crops and mirrored crops: on 2 CPU threads a batch of 2 takes
                 # about 0.7x the time of two batches of 1 (bench/results/shipped_model.md; eval mode, so
                 # no batch coupling)
-                outputs, mirrored = self.inference_model(torch.cat([x, torch.flip(x, dims=[3])])).split(len(x))
+                outputs, mirrored = self.inference_model(torch.cat([x, torch.flip(x, dims=[3])])).float().split(len(x))
                 outputs = (outputs + self.codec.flip_back(mirrored, self.skeleton.flip_indices)) / 2
             else:
-                outputs = self.inference_model(x)
+                outputs = self.inference_model(x).float()
             kps, scores = self.codec.decode(outputs)
             if self.separate_partners:
                 kps, scores = separate_partners(outputs, kps, scores, self.codec, self.skeleton, self.separate_partners)
@@ -161,10 +197,11 @@ def read_record(path: Path) -> dict[str, Any]:
 
 
 def estimator_from_record(record: dict[str, Any], weights: str | Path | None,
-                          flip_test: bool | None = None) -> TopDownEstimator:
+                          flip_test: bool | None = None, precision: str | None = None) -> TopDownEstimator:
     """Build the model described by ``record`` (see ``posekit/weights/*.json``) and load ``weights``.
 
-    ``flip_test=None`` takes the record's ``"flip_test"`` (default false).
+    ``flip_test=None`` takes the record's ``"flip_test"`` (default false); ``precision=None`` the
+    record's ``"precision"`` (default ``"float32"``).
     """
     from posekit.models.checkpoints import load_checkpoint
     from posekit.models.zoo import build_model
@@ -186,11 +223,12 @@ def estimator_from_record(record: dict[str, Any], weights: str | Path | None,
                             box_padding=record.get("box_padding", 1.25),
                             flip_test=bool(record.get("flip_test", False)) if flip_test is None else flip_test,
                             record=record,
-                            separate_partners=record.get("separate_partners", ()))
+                            separate_partners=record.get("separate_partners", ()),
+                            precision=record.get("precision", "float32") if precision is None else precision)
 
 
 def load_topdown(name_or_checkpoint: str | Path, weights: str | Path | None = None,
-                 flip_test: bool | None = None) -> TopDownEstimator:
+                 flip_test: bool | None = None, precision: str | None = None) -> TopDownEstimator:
     """Resolve a zoo name, a checkpoint directory or a weights file into an estimator.
 
     - a directory written by ``posekit train`` (``record.json`` + ``model.safetensors``);
@@ -199,28 +237,29 @@ def load_topdown(name_or_checkpoint: str | Path, weights: str | Path | None = No
     - an architecture name of ``posekit.models.zoo`` (COCO 256x192 defaults), typically with
       ``weights=`` an official checkpoint.
 
-    ``flip_test``: true or false overrides the record's choice; ``None`` keeps it.
+    ``flip_test`` (true or false) and ``precision`` (``"float32"``, ``"bfloat16"``, ``"auto"``)
+    override the record's choices; ``None`` keeps them.
     """
     from posekit.models.zoo import list_models
 
     path = Path(name_or_checkpoint)
     if path.is_dir():
         record = read_record(path / "record.json")
-        return estimator_from_record(record, weights or path / "model.safetensors", flip_test)
+        return estimator_from_record(record, weights or path / "model.safetensors", flip_test, precision)
     if path.is_file():
         for candidate in (path.with_suffix(".json"), path.parent / "record.json"):
             if candidate.is_file():
-                return estimator_from_record(read_record(candidate), weights or path, flip_test)
+                return estimator_from_record(read_record(candidate), weights or path, flip_test, precision)
         raise ValueError(f"{path}: no model record (record.json or {path.with_suffix('.json').name}) beside it")
     name = str(name_or_checkpoint)
     shipped = WEIGHTS_DIR / f"{name}.json"
     if shipped.is_file():
         record = read_record(shipped)
-        return estimator_from_record(record, weights or WEIGHTS_DIR / record["weights"], flip_test)
+        return estimator_from_record(record, weights or WEIGHTS_DIR / record["weights"], flip_test, precision)
     if name in list_models():
         if weights is None:
             warnings.warn(f"posekit.load({name!r}): no weights given, the model is randomly initialised",
                           stacklevel=2)
-        return estimator_from_record({**DEFAULT_RECORD, "arch": name}, weights, flip_test)
+        return estimator_from_record({**DEFAULT_RECORD, "arch": name}, weights, flip_test, precision)
     known = sorted(p.stem for p in WEIGHTS_DIR.glob("*.json")) + sorted(list_models())
     raise ValueError(f"unknown model {name!r}: not a file, directory or zoo name; known: {', '.join(known)}")
