@@ -123,7 +123,7 @@ def test_zoo_models_fold_completely(arch):
 def test_estimator_runs_the_folded_copy():
     import posekit
 
-    est = posekit.load("posekit_synth_hrnet_w16s_192x144")
+    est = posekit.load("posekit_synth_hrnet_w16s_192x144", precision="float32")  # folding is exact in float32
     assert count_norms(est.model) > 0 and count_norms(est.inference_model) == 0
     image = np.random.default_rng(0).integers(0, 255, (160, 120, 3), dtype=np.uint8)
     x = torch.randn(1, 3, 192, 144)
