@@ -23,13 +23,14 @@ from machine import machine_info  # noqa: E402
 import posekit  # noqa: E402
 from posekit.engine.evaluate import evaluate_topdown  # noqa: E402
 from posekit.engine.trainer import resolve_split  # noqa: E402
+from posekit.estimators.topdown import PRECISIONS  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="posekit_synth_hrnet_w16s_192x144")
     parser.add_argument("--paddings", default="1.0,1.05,1.1,1.15,1.2,1.25,1.3,1.35")
-    parser.add_argument("--precision", default="auto", choices=("float32", "bfloat16", "auto"))
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
     parser.add_argument("--num", type=int, default=500)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "box_padding"))
